@@ -366,25 +366,25 @@ def _report_delta(old_path: Path, new_path: Path, output: Path | None) -> int:
 # -- list ------------------------------------------------------------------------------------
 
 
-class _CollectRequirements:
-    """A pytest plugin that dumps each collected test's requirement ids as JSON."""
+# Runs in the collecting subprocess. It must not import the conformance package before
+# pytest starts, or pytest could not rewrite the plugin's asserts (and warns about it).
+_COLLECT_BOOTSTRAP = """
+import json, sys
+import pytest
 
-    def __init__(self, path: str) -> None:
-        self.path = path
 
-    def pytest_collection_finish(self, session: Any) -> None:
-        found: dict[str, list[str]] = {}
+class DumpRequirements:
+    def pytest_collection_finish(self, session):
+        found = {}
         for item in session.items:
             ids = [str(a) for m in item.iter_markers("requirement") for a in m.args]
             found[item.nodeid] = list(dict.fromkeys(ids))
-        Path(self.path).write_text(json.dumps(found))
+        with open(sys.argv[1], "w") as out:
+            json.dump(found, out)
 
 
-_COLLECT_BOOTSTRAP = (
-    "import sys, pytest\n"
-    "from conformance.cli import _CollectRequirements\n"
-    "sys.exit(pytest.main(sys.argv[2:], plugins=[_CollectRequirements(sys.argv[1])]))\n"
-)
+sys.exit(pytest.main(sys.argv[2:], plugins=[DumpRequirements()]))
+"""
 
 
 def collect_coverage(package: str) -> dict[str, list[str]]:
