@@ -12,6 +12,7 @@ the session ends, so no record is lost between workers.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import json
 import logging
@@ -74,6 +75,7 @@ class ConformanceState:
         self.deviations: list[deviations_mod.Deviation] = []
         self.started = results_mod.now()
         self.options: dict[str, Option] = {}
+        self.called: set[str] = set()
 
     # -- options -------------------------------------------------------------------------
 
@@ -119,6 +121,8 @@ class ConformanceState:
         payload = _payload(report)
         if payload is not None:
             self.add_record(payload["suite"], results_mod.TestRecord(**payload["record"]))
+            if report.when == "call":
+                self.called.add(report.nodeid)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -144,9 +148,25 @@ class ConformanceState:
         seen = dict.fromkeys([*named, *self.record_suites.values()])
         return [s for s in seen if s in self.catalogues]
 
+    def _unfinished(self, record: results_mod.TestRecord) -> results_mod.TestRecord:
+        """An error in place of a "passed" record whose test body never reported.
+
+        A Ctrl-C during the test body leaves passing setup and teardown reports only; without
+        this the interrupted test would count as passed.
+        """
+        if record.outcome != Outcome.PASSED or record.nodeid in self.called:
+            return record
+        return dataclasses.replace(
+            record,
+            outcome=Outcome.ERROR.value,
+            message="the test did not run to completion (the run was interrupted)",
+        )
+
     def document(self, suite: str) -> dict[str, Any]:
         """The ``results.json`` document of ``suite``."""
-        records = [r for n, r in self.records.items() if self.record_suites[n] == suite]
+        records = [
+            self._unfinished(r) for n, r in self.records.items() if self.record_suites[n] == suite
+        ]
         return results_mod.build_document(
             catalogue=self.catalogues[suite],
             records=records,
