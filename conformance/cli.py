@@ -118,6 +118,8 @@ def run_parser() -> argparse.ArgumentParser:
     """The parser of the options ``run`` itself understands; the rest goes to pytest."""
     parser = argparse.ArgumentParser(
         prog="conformance run",
+        usage="conformance run [SUITE ...] [options] [TARGET OPTIONS ...]",
+        epilog="installed suites: " + (", ".join(installed_suites()) or "(none)"),
         allow_abbrev=False,
         description="Run suites against a target (the bundled reference when none is given). "
         "Options not listed here (the suites' target options such as --registry-url, and "
@@ -223,7 +225,7 @@ def run_suite(args: RunArgs, suite: str) -> SuiteRun:
     _say(f"== conformance: running suite {suite}")
     _say("   " + " ".join(cmd))
     sys.stdout.flush()
-    returncode = subprocess.call(cmd)
+    returncode = _wait_for(cmd)
     run = SuiteRun(suite, returncode, results)
     if returncode in PYTEST_USAGE_ERRORS:
         run.problem = f"pytest ended with exit status {returncode} (usage error or crash)"
@@ -235,6 +237,25 @@ def run_suite(args: RunArgs, suite: str) -> SuiteRun:
     except ConfigurationError as err:
         run.problem = str(err)
     return run
+
+
+INTERRUPT_GRACE = 60.0
+"""Seconds a suite may take to clean up after Ctrl-C before it is killed."""
+
+
+def _wait_for(cmd: list[str]) -> int:
+    """Run ``cmd``; on Ctrl-C let it finish its teardown (it got the signal too), then stop."""
+    proc = subprocess.Popen(cmd)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        _say("== conformance: interrupted, waiting for the suite to clean up")
+        try:
+            proc.wait(timeout=INTERRUPT_GRACE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
 
 
 def exit_status(runs: Sequence[SuiteRun]) -> int:
@@ -515,8 +536,9 @@ def _fail(text: str) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``conformance`` command; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
+    level = os.environ.get("CONFORMANCE_LOG", "WARNING").upper()
     logging.basicConfig(
-        level=os.environ.get("CONFORMANCE_LOG", "WARNING").upper(),
+        level=level if level in logging.getLevelNamesMapping() else "WARNING",
         format="%(levelname)s %(name)s: %(message)s",
     )
     if not args or args[0] in ("-h", "--help"):

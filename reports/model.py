@@ -72,9 +72,10 @@ def safe_url(url: str) -> str:
 def duration_text(started: str, finished: str) -> str:
     """Wall-clock time between two RFC 3339 stamps, ``1m 05s``; empty when unreadable."""
     try:
-        seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).seconds
-    except ValueError:
+        delta = datetime.fromisoformat(finished) - datetime.fromisoformat(started)
+    except (ValueError, TypeError):
         return ""
+    seconds = max(int(delta.total_seconds()), 0)
     minutes, secs = divmod(seconds, 60)
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 

@@ -28,7 +28,16 @@
         " rows shown";
     }
   }
+  function openTarget() {
+    /* A link to a test opens its collapsed details block. */
+    var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+    if (target && target.tagName === "DETAILS") {
+      target.open = true;
+    }
+  }
+  window.addEventListener("hashchange", openTarget);
   document.addEventListener("DOMContentLoaded", function () {
+    openTarget();
     ["filter-outcome", "filter-level", "filter-text", "filter-disagree"].forEach(function (id) {
       var el = document.getElementById(id);
       if (el) {

@@ -504,3 +504,30 @@ def test_terminal_summary_names_the_verdict(pytester: pytest.Pytester) -> None:
     result = _run(pytester)
     result.stdout.fnmatch_lines(["*mock: INCOMPLETE at level MUST - 1 passed, 0 failed*"])
     assert json.loads((Path(pytester.path) / "out" / "mock" / "results.json").read_text())
+
+
+def test_interrupted_test_is_an_error_not_a_pass(pytester: pytest.Pytester) -> None:
+    """A test cut short by Ctrl-C is recorded as an error, so the run cannot look conformant."""
+    _write_suite(
+        pytester,
+        """
+        import pytest
+
+        @pytest.mark.requirement("m-1")
+        def test_done():
+            pass
+
+        @pytest.mark.requirement("m-2")
+        def test_interrupted():
+            raise KeyboardInterrupt
+        """,
+    )
+    # no_reraise_ctrlc: the inner run's interrupt must not stop this outer session.
+    result = pytester.runpytest("--report-dir", "out", *QUIET, no_reraise_ctrlc=True)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    document = _results(pytester)
+    tests = _by_test(document)
+    assert tests["test_done"]["outcome"] == "passed"
+    assert tests["test_interrupted"]["outcome"] == "error"
+    assert "interrupted" in tests["test_interrupted"]["message"]
+    assert document["verdict"] == "incomplete"
