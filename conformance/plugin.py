@@ -417,7 +417,22 @@ def classify(
         _classify_skip(record, exc, rep)
     elif rep.failed and exc is not None:
         _classify_failure(state, info, record, exc, rep, call.when)
+    elif call.when == "call":
+        _note_stale_deviation(state, info, record)
     return record
+
+
+def _note_stale_deviation(
+    state: ConformanceState, info: ItemInfo, record: results_mod.TestRecord
+) -> None:
+    """Keep the declared deviation on a passing record, so stale entries surface in reports."""
+    name, version = state.implementation(info.catalogue.suite)
+    if not name:
+        return
+    dev = deviations_mod.find(state.deviations, name, version, record.nodeid, info.requirement_ids)
+    if dev is not None:
+        record.deviation = dev.to_dict()
+        record.message = f"declared deviation did not occur; {dev.source} may be out of date"
 
 
 def _classify_skip(
