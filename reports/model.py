@@ -205,6 +205,7 @@ class ReportView:
     failures: list[TestView]
     errors: list[TestView]
     deviations: list[TestView]
+    stale_deviations: list[TestView]
     skips: list[SkipGroup]
     tests: list[TestView]
     command: str
@@ -401,6 +402,7 @@ def build(document: Mapping[str, Any], sha256: str | None = None) -> ReportView:
         failures=attention,
         errors=sorted((t for t in tests if t.outcome == "error"), key=_attention_key),
         deviations=sorted((t for t in tests if t.outcome == "known-deviation"), key=_attention_key),
+        stale_deviations=[t for t in tests if t.outcome == "passed" and t.deviation_reason],
         skips=_skip_groups(tests),
         tests=sorted(tests, key=_attention_key),
         command=" ".join(document.get("command", [])),

@@ -251,7 +251,7 @@ def test_should_miss_at_level_should_is_failed(pytester: pytest.Pytester) -> Non
 
 
 def test_known_deviation_from_yaml(pytester: pytest.Pytester) -> None:
-    """A failure that a deviations file declares becomes known-deviation with reason and link."""
+    """A declared failure becomes known-deviation; a declared one that passes is flagged stale."""
     _write_suite(
         pytester,
         """
@@ -264,6 +264,10 @@ def test_known_deviation_from_yaml(pytester: pytest.Pytester) -> None:
         @pytest.mark.requirement("m-2")
         def test_undeclared():
             assert False
+
+        @pytest.mark.requirement("m-1")
+        def test_declared_but_passing():
+            pass
         """,
     )
     pytester.path.joinpath("devs.yaml").write_text(
@@ -279,6 +283,10 @@ def test_known_deviation_from_yaml(pytester: pytest.Pytester) -> None:
     assert tests["test_declared"]["deviation"]["upstream"] == "https://example.org/acme/issues/1"
     assert tests["test_undeclared"]["outcome"] == "failed"
     assert _results(pytester)["verdict"] == "non-conformant"
+    stale = tests["test_declared_but_passing"]
+    assert stale["outcome"] == "passed"
+    assert stale["deviation"]["reason"] == "acme answers 200 here"
+    assert "did not occur" in stale["message"]
 
 
 def test_missing_requirement_marker_is_usage_error(pytester: pytest.Pytester) -> None:

@@ -271,3 +271,11 @@ def test_write_report_refuses_nothing(tmp_path: Path) -> None:
     """Asking for a report of no documents is a clear error."""
     with pytest.raises(ValueError, match="at least one"):
         html.write_report([], tmp_path / "x.html")
+
+
+def test_stale_deviation_is_listed(make_document: Any, parse_html: Any) -> None:
+    """A passing test that carries a declared deviation is listed as a stale entry."""
+    extra = {"t.py::a": {"deviation": {"reason": "used to fail", "upstream": ""}}}
+    document = make_document([("t.py::a", "pull-1", "passed")], extra=extra)
+    page = parse_html(html.render_report(document))
+    assert "used to fail" in page.by_id("stale-deviations").text()
