@@ -252,7 +252,7 @@ class Mesh:
 
     def endpoints(self, namespace: str, service: str, port: int) -> list[tuple[PodRuntime, int]]:
         """Ready pods the service selects, with the container port its ``port`` maps to."""
-        svc = self.store.get((SERVICES, namespace, service))
+        svc = self.store.peek((SERVICES, namespace, service))
         if svc is None:
             return []
         spec = svc.get("spec") or {}
@@ -277,12 +277,12 @@ class Mesh:
 
         def lookup(kind: str, name: str) -> dict[str, Any] | None:
             resource = ROUTE_RESOURCES.get(kind)
-            return self.store.get((resource, namespace, name)) if resource else None
+            return self.store.peek((resource, namespace, name)) if resource else None
 
         return lookup
 
     def _split_for(self, namespace: str, service: str, request: policy.HttpRequest | None):  # type: ignore[no-untyped-def]
-        splits = [s for s in self.store.list(SPLITS, namespace) if s["spec"]["service"] == service]
+        splits = [s for s in self.store.view(SPLITS, namespace) if s["spec"]["service"] == service]
         splits.sort(key=lambda s: (s["metadata"]["creationTimestamp"], s["metadata"]["name"]))
         lookup = self.lookup_in(namespace)
         for split in splits:
@@ -316,7 +316,7 @@ class Mesh:
         """Whether the destination pod accepts ``caller`` on ``port``."""
         if self.flags.permissive or self.flags.debug_allow_all:
             return True
-        targets = self.store.list(TARGETS, pod.namespace)
+        targets = self.store.view(TARGETS, pod.namespace)
         return policy.access_allowed(targets, self.lookup_in, pod.namespace, pod.account, caller)
 
     # -- inbound proxy -------------------------------------------------------------------

@@ -119,6 +119,20 @@ class Store:
             ]
         return [copy.deepcopy(o) for _, o in sorted(found, key=lambda item: item[0])]
 
+    def view(self, resource: str, namespace: str) -> list[dict[str, Any]]:
+        """The stored objects themselves, without copies, for the data plane's hot path.
+
+        Callers must not modify them; the store replaces objects, never changes them in place,
+        so a view stays consistent while it is used.
+        """
+        with self._lock:
+            return [o for k, o in self._objects.items() if k[0] == resource and k[1] == namespace]
+
+    def peek(self, key: Key) -> dict[str, Any] | None:
+        """The stored object itself (not a copy); see :meth:`view`."""
+        with self._lock:
+            return self._objects.get(key)
+
     def namespaces(self) -> set[str]:
         """Every namespace that holds at least one object."""
         with self._lock:
