@@ -75,7 +75,9 @@ def _http_handler(args: argparse.Namespace, port: int) -> type:
             if self.command != "HEAD":
                 self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _answer
+        # http.server dispatches on these exact names.
+        do_GET = do_POST = do_PUT = do_DELETE = _answer  # noqa: N815
+        do_PATCH = do_HEAD = do_OPTIONS = _answer  # noqa: N815
 
         def log_message(self, format: str, *fmt_args: object) -> None:
             pass
@@ -118,7 +120,8 @@ def serve(args: argparse.Namespace) -> int:
 
 def send_http(args: argparse.Namespace) -> int:
     """Send the JSON list of requests over one keep-alive connection; print JSON results."""
-    specs = json.loads(args.requests)
+    # Identical consecutive requests arrive run-length encoded ("repeat": n).
+    specs = [s for item in json.loads(args.requests) for s in [item] * int(item.get("repeat", 1))]
     results = []
     conn = http.client.HTTPConnection(args.host, args.port, timeout=args.timeout)
     for spec in specs:

@@ -23,7 +23,7 @@ from conformance.smi.target import (
     Mesh,
     ReferenceMesh,
     ServicePort,
-    TargetUnreachable,
+    TargetUnreachableError,
     Workload,
     smi_object,
     start_reference,
@@ -47,7 +47,7 @@ def _open_mesh(conformance: Any, tmp_path_factory: pytest.TempPathFactory) -> Me
                 namespace_labels=conformance.option("--smi-namespace-label") or [],
                 mode=conformance.option("--smi-mode"),
             )
-        except TargetUnreachable as err:
+        except TargetUnreachableError as err:
             (skip_config if err.config else skip_host)(str(err))
     state: Path = tmp_path_factory.mktemp("smi-reference")
     args = tuple(conformance.option("--smi-reference-args") or ())
@@ -145,7 +145,10 @@ class World:
             self.ns, name, version, account, labels=labels, tcp_ports=tcp_ports, replicas=replicas
         )
         if service:
-            ports = service_ports or (HTTP_PORT, *(ServicePort(p, p, f"tcp-{p}") for p in tcp_ports))
+            ports = service_ports or (
+                HTTP_PORT,
+                *(ServicePort(p, p, f"tcp-{p}") for p in tcp_ports),
+            )
             self.mesh.create_service(self.ns, name, labels, ports)
         self.backends[name] = workload
         return workload
@@ -164,13 +167,19 @@ class World:
         """Replace an SMI object in this namespace."""
         return self.mesh.replace(smi_object(kind, self.ns, name, spec))
 
-    def allow(self, name: str, destination: str, sources: list[str], rules: list[dict[str, Any]]) -> None:
+    def allow(
+        self, name: str, destination: str, sources: list[str], rules: list[dict[str, Any]]
+    ) -> None:
         """Create a TrafficTarget from ``sources`` (accounts here) to ``destination``."""
         self.create(
             "TrafficTarget",
             name,
             {
-                "destination": {"kind": "ServiceAccount", "name": destination, "namespace": self.ns},
+                "destination": {
+                    "kind": "ServiceAccount",
+                    "name": destination,
+                    "namespace": self.ns,
+                },
                 "rules": rules,
                 "sources": [
                     {"kind": "ServiceAccount", "name": s, "namespace": self.ns} for s in sources
@@ -181,7 +190,12 @@ class World:
     def allow_all_ports(self, destination: str, sources: list[str]) -> None:
         """Allow ``sources`` to reach ``destination`` on every port (TCPRoute, ports [])."""
         self.create("TCPRoute", f"all-ports-{destination}", {"matches": {"ports": []}})
-        self.allow(f"all-to-{destination}", destination, sources, [{"kind": "TCPRoute", "name": f"all-ports-{destination}"}])
+        self.allow(
+            f"all-to-{destination}",
+            destination,
+            sources,
+            [{"kind": "TCPRoute", "name": f"all-ports-{destination}"}],
+        )
 
     def http(
         self, client: Workload, service: str, calls: list[HttpCall] | int, *, path: str = "/"

@@ -1,4 +1,5 @@
-"""The SMI catalogue: SMI v0.6.0 (split v1alpha4, access v1alpha3, specs v1alpha4, metrics v1alpha1).
+"""The SMI catalogue: SMI v0.6.0 (split v1alpha4, access v1alpha3, specs v1alpha4,
+metrics v1alpha1).
 
 Ids are those of the project's SMI notes (``SPLIT-003``); ids in lower case are ours, for
 behaviour the notes fold into one row. Where the spec text, the CRDs (smi-sdk-go ``crds/``) and
@@ -263,16 +264,14 @@ _REQUIREMENTS = (
         "SPEC-002",
         MUST,
         "Traffic Specs: HTTPRouteGroup",
-        "pathRegex is anchored at the start of the path: '/api' matches '/api' and not "
-        "'/v1/api'.",
+        "pathRegex is anchored at the start of the path: '/api' matches '/api' and not '/v1/api'.",
         f"{SPECS}#httproutegroup",
     ),
     Requirement(
         "spec-pathregex-full-match",
         SHOULD,
         "Traffic Specs: HTTPRouteGroup",
-        "pathRegex must match the whole path (query excluded): '/api' does not match "
-        "'/api/users'.",
+        "pathRegex must match the whole path (query excluded): '/api' does not match '/api/users'.",
         f"{SPECS}#httproutegroup",
         note="Our reading, shared with Envoy-based meshes: full match. The SMI text can be read "
         "as a prefix anchor ('/api' matching '/apix'); a mesh taking that reading gets a "

@@ -58,7 +58,7 @@ class MeshApiError(Exception):
         self.body = body
 
 
-class TargetUnreachable(HarnessError):
+class TargetUnreachableError(HarnessError):
     """The configured target cannot be reached; ``config`` tells a bad option from a down host."""
 
     def __init__(self, message: str, *, config: bool = False) -> None:
@@ -77,7 +77,12 @@ class HttpCall:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the traffic client."""
-        return {"path": self.path, "method": self.method, "headers": self.headers, "body": self.body}
+        return {
+            "path": self.path,
+            "method": self.method,
+            "headers": self.headers,
+            "body": self.body,
+        }
 
 
 @dataclass(frozen=True)
@@ -284,7 +289,13 @@ class Mesh(abc.ABC):
         return results
 
     def send_tcp(
-        self, client: Workload, service: str, port: int, payload: str = "ping", *, namespace: str | None = None
+        self,
+        client: Workload,
+        service: str,
+        port: int,
+        payload: str = "ping",
+        *,
+        namespace: str | None = None,
     ) -> TcpResult:
         """Open a TCP connection from the client's pod, send one line, read one line."""
         host = f"{service}.{namespace or client.namespace}"
@@ -298,7 +309,7 @@ class Mesh(abc.ABC):
     def get_metrics(self, path: str, params: dict[str, str] | None = None) -> tuple[int, Any]:
         """GET ``/apis/metrics.smi-spec.io/v1alpha1`` + ``path``: status and decoded body."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: adapters without resources keep it
         """Release what the adapter holds (connections, the reference's process)."""
 
 
@@ -315,6 +326,7 @@ def start_reference(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``python -m reference_impl.smi`` on a free loopback port; (process, base URL)."""
     port_file = state_dir / "api.port"
+    port_file.unlink(missing_ok=True)
     argv = [
         sys.executable,
         "-m",
@@ -481,7 +493,9 @@ class ReferenceMesh(Mesh):
                 "template": {"metadata": {"labels": labels}, "spec": pod_spec},
             },
         }
-        self._checked(self.api.post(f"/apis/apps/v1/namespaces/{namespace}/deployments", json=deployment))
+        self._checked(
+            self.api.post(f"/apis/apps/v1/namespaces/{namespace}/deployments", json=deployment)
+        )
         selector = ",".join(f"{k}={v}" for k, v in labels.items())
         pods = self._wait_pods(namespace, selector, replicas)
         return Workload(namespace, name, service_account, pods)
@@ -496,7 +510,10 @@ class ReferenceMesh(Mesh):
             ready = [
                 p["metadata"]["name"]
                 for p in items
-                if any(c.get("type") == "Ready" and c.get("status") == "True" for c in p["status"].get("conditions", []))
+                if any(
+                    c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in p["status"].get("conditions", [])
+                )
             ]
             if len(ready) >= count:
                 return tuple(sorted(ready))
@@ -513,7 +530,9 @@ class ReferenceMesh(Mesh):
             "metadata": {"name": name, "namespace": namespace},
             "spec": {
                 "selector": selector,
-                "ports": [{"name": p.name, "port": p.port, "targetPort": p.target_port} for p in ports],
+                "ports": [
+                    {"name": p.name, "port": p.port, "targetPort": p.target_port} for p in ports
+                ],
             },
         }
         self._checked(self.api.post(f"/api/v1/namespaces/{namespace}/services", json=body))
@@ -532,7 +551,9 @@ class ReferenceMesh(Mesh):
     # -- traffic -------------------------------------------------------------------------
 
     def _egress_address(self, client: Workload) -> str:
-        pod = self._checked(self.api.get(f"/api/v1/namespaces/{client.namespace}/pods/{client.name}"))
+        pod = self._checked(
+            self.api.get(f"/api/v1/namespaces/{client.namespace}/pods/{client.name}")
+        )
         return str(pod["status"]["sidecar"]["egress"])
 
     def _egress_client(self, client: Workload) -> httpx.Client:
@@ -551,7 +572,9 @@ class ReferenceMesh(Mesh):
             started = time.perf_counter()
             headers = {**call.headers, "host": f"{host}:{port}"}
             try:
-                response = egress.request(call.method, call.path, headers=headers, content=call.body)
+                response = egress.request(
+                    call.method, call.path, headers=headers, content=call.body
+                )
                 ms = (time.perf_counter() - started) * 1000
                 results.append(HttpResult(response.status_code, response.text, ms))
             except httpx.HTTPError as err:
@@ -564,7 +587,9 @@ class ReferenceMesh(Mesh):
         address, _, egress_port = self._egress_address(client).rpartition(":")
         try:
             with socket.create_connection((address, int(egress_port)), timeout=10) as sock:
-                sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+                sock.sendall(
+                    f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+                )
                 head = _read_until(sock, b"\r\n\r\n")
                 if not head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")):
                     return TcpResult(False, "", error=head.decode(errors="replace").strip())

@@ -30,7 +30,9 @@ class AccessWorld:
     alice: Workload
     mallory: Workload
 
-    def call(self, client: Workload, call: HttpCall | None = None, service: str = DEST) -> HttpResult:
+    def call(
+        self, client: Workload, call: HttpCall | None = None, service: str = DEST
+    ) -> HttpResult:
         """One request from ``client`` to the destination."""
         return self.world.mesh.send_http(client, service, [call or HttpCall("/")])[0]
 
@@ -42,8 +44,10 @@ class AccessWorld:
         """Create an HTTPRouteGroup."""
         self.world.create("HTTPRouteGroup", name, {"matches": matches})
 
-    def allow_routes(self, name: str, sources: list[str], group: str, matches: list[str] | None = None) -> None:
-        """TrafficTarget ``name``: ``sources`` may reach ``api`` on the group's (selected) matches."""
+    def allow_routes(
+        self, name: str, sources: list[str], group: str, matches: list[str] | None = None
+    ) -> None:
+        """TrafficTarget ``name``: ``sources`` may reach ``api`` on the group's matches."""
         rule: dict[str, Any] = {"kind": "HTTPRouteGroup", "name": group}
         if matches is not None:
             rule["matches"] = matches
@@ -85,7 +89,7 @@ def test_call_without_traffic_target_is_denied(access_world: AccessWorld) -> Non
 
 @pytest.mark.requirement("ACC-003")
 def test_tcp_connection_without_traffic_target_gets_no_reply(access_world: AccessWorld) -> None:
-    """With no TrafficTarget, a meshed TCP connection to port 9000 gets no reply from the backend."""
+    """With no TrafficTarget, a meshed TCP connection to port 9000 gets no backend reply."""
     result = access_world.world.mesh.send_tcp(access_world.alice, DEST, 9000, "hello")
     check(result.json() is None, "TCP 9000 from alice without a target", "no reply", result.reply)
 
@@ -126,7 +130,9 @@ def test_headers_claiming_another_identity_change_nothing(access_world: AccessWo
 def test_rule_matches_restrict_to_the_named_match(access_world: AccessWorld) -> None:
     """A rule naming match 'api' allows /api/... and denies /admin to the same source."""
     aw = access_world
-    aw.routes("paths", [{"name": "api", "pathRegex": "/api/.*"}, {"name": "admin", "pathRegex": "/admin"}])
+    aw.routes(
+        "paths", [{"name": "api", "pathRegex": "/api/.*"}, {"name": "admin", "pathRegex": "/admin"}]
+    )
     aw.allow_routes("alice-api-only", ["alice"], "paths", ["api"])
     converge(lambda: aw.delivered(aw.alice, HttpCall("/api/users")), "alice reaches /api/users")
     expect(aw.call(aw.alice, HttpCall("/admin")), False, "GET /admin (match not in the rule)")
@@ -137,7 +143,9 @@ def test_rule_matches_restrict_to_the_named_match(access_world: AccessWorld) -> 
 def test_rule_without_matches_allows_every_match(access_world: AccessWorld) -> None:
     """A rule naming no matches allows each match of the group, and nothing outside them."""
     aw = access_world
-    aw.routes("paths", [{"name": "api", "pathRegex": "/api/.*"}, {"name": "admin", "pathRegex": "/admin"}])
+    aw.routes(
+        "paths", [{"name": "api", "pathRegex": "/api/.*"}, {"name": "admin", "pathRegex": "/admin"}]
+    )
     aw.allow_routes("alice-all-matches", ["alice"], "paths")
     converge(lambda: aw.delivered(aw.alice, HttpCall("/api/users")), "alice reaches /api/users")
     expect(aw.call(aw.alice, HttpCall("/admin")), True, "GET /admin (second match)")
@@ -182,8 +190,10 @@ def test_path_regex_must_match_the_whole_path(access_world: AccessWorld) -> None
 
 
 @pytest.mark.requirement("SPEC-004")
-def test_headers_of_one_match_all_apply_and_matches_are_alternatives(access_world: AccessWorld) -> None:
-    """Match 'both' needs x-env: prod.* AND x-team: blue; match 'ops' (x-role: ops) is an alternative."""
+def test_headers_of_one_match_all_apply_and_matches_are_alternatives(
+    access_world: AccessWorld,
+) -> None:
+    """Match 'both' needs x-env prod.* AND x-team blue; match 'ops' (x-role) is an alternative."""
     aw = access_world
     aw.routes(
         "hdrs",
@@ -210,7 +220,9 @@ def test_header_only_match_applies_to_any_path_and_method(access_world: AccessWo
     aw.allow_routes("alice-hdr", ["alice"], "hdr")
     ok = HttpCall("/some/deep/path", headers={"x-pass": "yes"})
     converge(lambda: aw.delivered(aw.alice, ok), "alice reaches api with x-pass")
-    expect(aw.call(aw.alice, HttpCall("/x", "PUT", {"x-pass": "yes"}, "b")), True, "PUT with x-pass")
+    expect(
+        aw.call(aw.alice, HttpCall("/x", "PUT", {"x-pass": "yes"}, "b")), True, "PUT with x-pass"
+    )
     expect(aw.call(aw.alice, HttpCall("/some/deep/path")), False, "GET without x-pass")
 
 
@@ -268,7 +280,7 @@ def test_deleting_the_target_denies_again(access_world: AccessWorld) -> None:
 def test_source_from_another_namespace_is_allowed(
     access_world: AccessWorld, mesh: Any, conformance: Any
 ) -> None:
-    """A client in another namespace, listed with its namespace, reaches api; its neighbour does not."""
+    """A client of another namespace, listed with it, reaches api; its neighbour does not."""
     import uuid
 
     aw = access_world

@@ -72,8 +72,12 @@ def test_complete_traffic_split_is_stored_as_sent(mesh: Mesh, namespace: str) ->
         pytest.param({"backends": SPLIT_OK["backends"]}, id="no-service"),
         pytest.param({"service": "web"}, id="no-backends"),
         pytest.param({"service": "web", "backends": [{"weight": 1}]}, id="backend-without-service"),
-        pytest.param({"service": "web", "backends": [{"service": "v1"}]}, id="backend-without-weight"),
-        pytest.param({"service": "web", "backends": [{"service": "v1", "weight": "x"}]}, id="text-weight"),
+        pytest.param(
+            {"service": "web", "backends": [{"service": "v1"}]}, id="backend-without-weight"
+        ),
+        pytest.param(
+            {"service": "web", "backends": [{"service": "v1", "weight": "x"}]}, id="text-weight"
+        ),
     ],
 )
 def test_incomplete_traffic_split_is_refused(mesh: Mesh, namespace: str, spec: Any) -> None:
@@ -103,7 +107,9 @@ def test_split_with_httproutegroup_match_is_stored(mesh: Mesh, namespace: str) -
 
 
 @pytest.mark.requirement("SPLIT-009")
-@pytest.mark.parametrize("weight", [pytest.param(1.5, id="fraction"), pytest.param(-1, id="negative")])
+@pytest.mark.parametrize(
+    "weight", [pytest.param(1.5, id="fraction"), pytest.param(-1, id="negative")]
+)
 def test_split_weight_that_is_not_a_whole_number_is_refused(
     mesh: Mesh, namespace: str, weight: float
 ) -> None:

@@ -10,40 +10,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from conformance.core import Violation, check, check_equal
 from conformance.smi.conftest import World
+from conformance.smi.quantity import parse_quantity
 from conformance.smi.target import HttpCall, Mesh, Workload
 
 KIND = "TrafficMetrics"
 LATENCIES = ("p50_response_latency", "p90_response_latency", "p99_response_latency")
 COUNTS = ("success_count", "failure_count")
-_SUFFIX = {
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-    "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
-    "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30), "Ti": Decimal(2**40),
-}  # fmt: skip
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|n|u|m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
-
-
-def parse_quantity(text: Any, where: str) -> Decimal:
-    """A Kubernetes quantity string as a number; a Violation names it when malformed."""
-    match = _QUANTITY.match(str(text)) if isinstance(text, str) else None
-    if match is None:
-        raise Violation(where, "a Kubernetes quantity string such as '1234m'", text)
-    number, suffix = match.group(1), match.group(2) or ""
-    try:
-        value = Decimal(number)
-    except InvalidOperation as err:
-        raise Violation(where, "a Kubernetes quantity", text) from err
-    if suffix[:1] in ("e", "E"):
-        return value * Decimal(10) ** int(suffix[1:])
-    return value * _SUFFIX[suffix]
 
 
 def metric_map(obj: dict[str, Any], where: str) -> dict[str, tuple[Decimal, str]]:
@@ -57,7 +37,9 @@ def metric_map(obj: dict[str, Any], where: str) -> dict[str, tuple[Decimal, str]
         value = parse_quantity(item.get("value"), f"{where}.metrics[{i}].value ({name})")
         unit = str(item.get("unit") or "")
         if name in LATENCIES:
-            check(unit in ("ms", "seconds", "s"), f"{where}.metrics[{i}].unit", "ms or seconds", unit)
+            check(
+                unit in ("ms", "seconds", "s"), f"{where}.metrics[{i}].unit", "ms or seconds", unit
+            )
             value = value / 1000 if unit == "ms" else value
         out[name] = (value, unit)
     return out
@@ -121,21 +103,28 @@ def _close(got: Decimal, want: int, where: str) -> None:
 
 @pytest.mark.requirement("MET-001")
 def test_discovery_lists_traffic_metrics_resources(metrics_world: MetricsWorld) -> None:
-    """The group version lists TrafficMetrics resources with get and list; namespaces are cluster-scoped."""
+    """The group lists TrafficMetrics resources with get and list; namespaces are cluster-wide."""
     body = metrics_world.get("")
     resources = {r.get("name"): r for r in body.get("resources") or []}
     for name in ("pods", "namespaces"):
         check(name in resources, f"resources[{name}]", "listed", sorted(resources))
         res = resources[name]
         check_equal(res.get("kind"), KIND, f"resources[{name}].kind")
-        check({"get", "list"} <= set(res.get("verbs") or []), f"resources[{name}].verbs", "get and list", res.get("verbs"))
-    check_equal(resources["namespaces"].get("namespaced"), False, "resources[namespaces].namespaced")
+        check(
+            {"get", "list"} <= set(res.get("verbs") or []),
+            f"resources[{name}].verbs",
+            "get and list",
+            res.get("verbs"),
+        )
+    check_equal(
+        resources["namespaces"].get("namespaced"), False, "resources[namespaces].namespaced"
+    )
     check_equal(resources["pods"].get("namespaced"), True, "resources[pods].namespaced")
 
 
 @pytest.mark.requirement("MET-002", "MET-003", "MET-004", "MET-005")
 def test_pod_metrics_have_the_documented_shape(metrics_world: MetricsWorld) -> None:
-    """A pod's TrafficMetrics names the pod, has edge from/none, a fresh timestamp, a window and the five metrics."""
+    """A pod's TrafficMetrics names it, has edge from/none, a fresh timestamp, window, 5 metrics."""
     mw = metrics_world
     _send_and_count(mw, 20, 0)
     pod = mw.metered.pods[0]
@@ -158,7 +147,9 @@ def test_pod_metrics_have_the_documented_shape(metrics_world: MetricsWorld) -> N
     for name in COUNTS:
         check(metrics[name][0] >= 0, f"metrics[{name}]", ">= 0", str(metrics[name][0]))
     p50, p90, p99 = (metrics[n][0] for n in LATENCIES)
-    check(p50 <= p90 <= p99, "latency quantiles", "p50 <= p90 <= p99", (str(p50), str(p90), str(p99)))
+    check(
+        p50 <= p90 <= p99, "latency quantiles", "p50 <= p90 <= p99", (str(p50), str(p90), str(p99))
+    )
 
 
 def _check_time(body: dict[str, Any]) -> None:
@@ -171,7 +162,12 @@ def _check_time(body: dict[str, Any]) -> None:
     skew = abs(datetime.now(UTC) - when)
     check(skew < timedelta(minutes=5), "timestamp", "within 5 minutes of now", stamp)
     window = body.get("window")
-    check(isinstance(window, str) and bool(_DURATION.match(window)), "window", "a duration such as '30s'", window)
+    check(
+        isinstance(window, str) and bool(_DURATION.match(window)),
+        "window",
+        "a duration such as '30s'",
+        window,
+    )
 
 
 @pytest.mark.requirement("MET-006")
@@ -188,14 +184,24 @@ def test_success_and_failure_counts_match_the_traffic(metrics_world: MetricsWorl
 
 @pytest.mark.requirement("MET-006")
 def test_latency_quantiles_reflect_backend_delay(metrics_world: MetricsWorld) -> None:
-    """With the backend adding 60 ms to each request, p50 is at least 60 ms and at most what the client saw at p99."""
+    """With a 60 ms backend delay, p50 >= 60 ms and p99 <= the slowest latency the client saw."""
     mw = metrics_world
     results = mw.mesh.send_http(mw.client, "other", [HttpCall("/delay/60")] * 12)
-    check(all(r.delivered for r in results), "requests to other", "all delivered", [r.status for r in results])
+    check(
+        all(r.delivered for r in results),
+        "requests to other",
+        "all delivered",
+        [r.status for r in results],
+    )
     observed_max = max(r.ms for r in results) / 1000
     metrics = metric_map(mw.get(mw.pod_path(mw.other.pods[0])), "other")
     p50, p99 = metrics["p50_response_latency"][0], metrics["p99_response_latency"][0]
-    check(p50 >= Decimal("0.060"), "p50_response_latency", ">= 0.060 s (the backend's delay)", f"{p50} s")
+    check(
+        p50 >= Decimal("0.060"),
+        "p50_response_latency",
+        ">= 0.060 s (the backend's delay)",
+        f"{p50} s",
+    )
     check(
         p99 <= Decimal(str(observed_max)) + Decimal("0.05"),
         "p99_response_latency",
@@ -205,8 +211,10 @@ def test_latency_quantiles_reflect_backend_delay(metrics_world: MetricsWorld) ->
 
 
 @pytest.mark.requirement("MET-007")
-def test_pod_list_has_one_item_per_pod_and_honours_label_selector(metrics_world: MetricsWorld) -> None:
-    """Listing pods gives one TrafficMetrics per pod; labelSelector app=metered keeps only metered's pods."""
+def test_pod_list_has_one_item_per_pod_and_honours_label_selector(
+    metrics_world: MetricsWorld,
+) -> None:
+    """Listing pods gives one item per pod; labelSelector app=metered keeps metered's pods only."""
     mw = metrics_world
     _send_and_count(mw, 10, 0)
     path = f"/namespaces/{mw.world.ns}/pods"
@@ -218,31 +226,52 @@ def test_pod_list_has_one_item_per_pod_and_honours_label_selector(metrics_world:
     check_equal(names, expected, "items[].resource.name")
     selected = mw.get(path, {"labelSelector": "app=metered"})
     names = sorted((i.get("resource") or {}).get("name") for i in selected.get("items") or [])
-    check_equal(names, sorted(mw.metered.pods), "items[].resource.name with labelSelector app=metered")
+    check_equal(
+        names, sorted(mw.metered.pods), "items[].resource.name with labelSelector app=metered"
+    )
 
 
 @pytest.mark.requirement("MET-008")
 def test_edges_name_each_peer_with_direction(metrics_world: MetricsWorld) -> None:
-    """metered's pod edges show the client 'from'; the client's edges show metered's pods and other 'to'."""
+    """metered's pod edges show the client 'from'; the client's edges show its callees 'to'."""
     mw = metrics_world
     per_pod = _send_and_count(mw, 20, 0)
     mw.mesh.send_http(mw.client, "other", [HttpCall("/")] * 5)
     pod = next(p for p in mw.metered.pods if per_pod.get(p))
     edges = mw.get(mw.pod_path(pod) + "/edges")
     items = edges.get("items") or []
-    peers = {((i.get("edge") or {}).get("direction"), ((i.get("edge") or {}).get("resource") or {}).get("name")) for i in items}
-    check(("from", mw.client.pods[0]) in peers, f"pods/{pod}/edges", f"an item from {mw.client.pods[0]}", sorted(map(str, peers)))
-    item = next(i for i in items if (i["edge"].get("resource") or {}).get("name") == mw.client.pods[0])
-    _close(metric_map(item, "edge")["success_count"][0], per_pod[pod]["success"], "edge success_count")
+    peers = {
+        (
+            (i.get("edge") or {}).get("direction"),
+            ((i.get("edge") or {}).get("resource") or {}).get("name"),
+        )
+        for i in items
+    }
+    check(
+        ("from", mw.client.pods[0]) in peers,
+        f"pods/{pod}/edges",
+        f"an item from {mw.client.pods[0]}",
+        sorted(map(str, peers)),
+    )
+    item = next(
+        i for i in items if (i["edge"].get("resource") or {}).get("name") == mw.client.pods[0]
+    )
+    _close(
+        metric_map(item, "edge")["success_count"][0], per_pod[pod]["success"], "edge success_count"
+    )
     client_edges = mw.get(mw.pod_path(mw.client.pods[0]) + "/edges")
-    to = {((i.get("edge") or {}).get("resource") or {}).get("name") for i in client_edges.get("items") or [] if (i.get("edge") or {}).get("direction") == "to"}
+    to = {
+        ((i.get("edge") or {}).get("resource") or {}).get("name")
+        for i in client_edges.get("items") or []
+        if (i.get("edge") or {}).get("direction") == "to"
+    }
     wanted = {p for p in mw.metered.pods if per_pod.get(p)} | set(mw.other.pods)
     check(wanted <= to, "client edges with direction 'to'", sorted(wanted), sorted(map(str, to)))
 
 
 @pytest.mark.requirement("MET-011")
 def test_deployment_and_namespace_metrics_add_up_their_pods(metrics_world: MetricsWorld) -> None:
-    """metered's deployment counts equal the sum over its two pods; the namespace's the sum over all pods."""
+    """Deployment counts are the sum over its two pods; the namespace's over all its pods."""
     mw = metrics_world
     _send_and_count(mw, 30, 6)
     mw.mesh.send_http(mw.client, "other", [HttpCall("/")] * 8)
@@ -270,5 +299,5 @@ def test_deployment_and_namespace_metrics_add_up_their_pods(metrics_world: Metri
 def test_unknown_resource_or_kind_answers_404(metrics_world: MetricsWorld, path: str) -> None:
     """Metrics of a pod that does not exist, or of a kind not served, answer 404."""
     full = path.format(ns=metrics_world.world.ns)
-    status, body = metrics_world.mesh.get_metrics(full)
+    status, _ = metrics_world.mesh.get_metrics(full)
     check_equal(status, 404, f"GET {full}: status")

@@ -28,7 +28,9 @@ class SplitWorld:
     world: World
     client: Workload
 
-    def split(self, weights: dict[str, int], *, name: str = "split", matches: list[str] | None = None) -> None:
+    def split(
+        self, weights: dict[str, int], *, name: str = "split", matches: list[str] | None = None
+    ) -> None:
         """Create the TrafficSplit of ``web`` with these backend weights."""
         spec: dict[str, object] = {
             "service": ROOT,
@@ -73,7 +75,9 @@ def _check_fit(counts: Counter[str], weights: dict[str, int]) -> None:
 def split_world(world: World) -> SplitWorld:
     """Root ``web`` (its pods: web-stable), backends web-v1/v2/v3, client ``client``."""
     world.backend("web-stable", account="web", version="stable", service=False)
-    world.mesh.create_service(world.ns, ROOT, {"app": "web-stable"}, (ServicePort(80, 8080, "http"),))
+    world.mesh.create_service(
+        world.ns, ROOT, {"app": "web-stable"}, (ServicePort(80, 8080, "http"),)
+    )
     for version in ("v1", "v2", "v3"):
         world.backend(f"web-{version}", account="web", version=version)
     client = world.client("client")
@@ -93,7 +97,9 @@ def _distribution(split_world: SplitWorld, weights: dict[str, int], n: int) -> N
 
 
 @pytest.mark.requirement("SPLIT-003")
-def test_requests_are_shared_in_proportion_to_weights(split_world: SplitWorld, split_requests: int) -> None:
+def test_requests_are_shared_in_proportion_to_weights(
+    split_world: SplitWorld, split_requests: int
+) -> None:
     """Weights 3:1 give shares 3/4 and 1/4 (chi-square goodness of fit, alpha 0.001).
 
     With N = 600 requests the test has power above 0.99 against a 10-point shift of share
@@ -168,14 +174,18 @@ def test_all_zero_weights_deliver_nothing_to_the_backends(split_world: SplitWorl
         return
     converge(lambda: not split_world.reaches({"web-stable"}), "the split takes over the root")
     counts = Counter(r.backend for r in split_world.send(50))
-    check_equal(counts.get("web-v1", 0) + counts.get("web-v2", 0), 0, "requests to weight-0 backends")
+    check_equal(
+        counts.get("web-v1", 0) + counts.get("web-v2", 0), 0, "requests to weight-0 backends"
+    )
 
 
 @pytest.mark.requirement("SPLIT-010")
 def test_backend_without_the_called_port_is_left_out(split_world: SplitWorld) -> None:
     """A backend whose service lacks port 80 gets none of the root's port-80 traffic."""
     world = split_world.world
-    world.backend("web-tcp", account="web", version="tcp", service_ports=(ServicePort(81, 8080, "http-alt"),))
+    world.backend(
+        "web-tcp", account="web", version="tcp", service_ports=(ServicePort(81, 8080, "http-alt"),)
+    )
     split_world.split({"web-v1": 1, "web-tcp": 1})
     converge(lambda: split_world.reaches({"web-v1"}), "traffic reaches web-v1")
     counts = Counter(r.backend for r in split_world.send(60))
@@ -187,7 +197,9 @@ def test_backend_without_the_called_port_is_left_out(split_world: SplitWorld) ->
 def canary_routes(split_world: SplitWorld) -> SplitWorld:
     """HTTPRouteGroups ``canary-header`` (x-canary: yes) and ``canary-path`` (/beta/.*)."""
     split_world.world.create(
-        "HTTPRouteGroup", "canary-header", {"matches": [{"name": "hdr", "headers": [{"x-canary": "yes"}]}]}
+        "HTTPRouteGroup",
+        "canary-header",
+        {"matches": [{"name": "hdr", "headers": [{"x-canary": "yes"}]}]},
     )
     split_world.world.create(
         "HTTPRouteGroup", "canary-path", {"matches": [{"name": "beta", "pathRegex": "/beta/.*"}]}
@@ -235,10 +247,12 @@ def test_weight_change_takes_effect(split_world: SplitWorld) -> None:
     split_world.world.replace(
         "TrafficSplit",
         "split",
-        {"service": ROOT, "backends": [{"service": "web-v1", "weight": 0}, {"service": "web-v2", "weight": 1}]},
+        {
+            "service": ROOT,
+            "backends": [{"service": "web-v1", "weight": 0}, {"service": "web-v2", "weight": 1}],
+        },
     )
     converge(
         lambda: set(_counts(split_world.send(10))) == {"web-v2"}, "all traffic moves to web-v2"
     )
     check_equal(dict(_counts(split_world.send(50))), {"web-v2": 50}, "requests after the change")
-

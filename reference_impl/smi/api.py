@@ -24,7 +24,7 @@ from starlette.routing import Route
 from reference_impl.smi import metrics as metrics_mod
 from reference_impl.smi import schemas
 from reference_impl.smi.mesh import Mesh, new_pod_name
-from reference_impl.smi.store import Conflict
+from reference_impl.smi.store import ConflictError
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,9 @@ class ApiError(Exception):
 def _kind_or_404(group: str, version: str, plural: str) -> schemas.Kind:
     kind = schemas.find_kind(group, version, plural)
     if kind is None:
-        raise ApiError(404, f"the server could not find the requested resource {group}/{version}/{plural}")
+        raise ApiError(
+            404, f"the server could not find the requested resource {group}/{version}/{plural}"
+        )
     return kind
 
 
@@ -213,7 +215,9 @@ class ControlPlane:
             return await self._delete(kind, key)
         obj = self.store.get(key)
         if obj is None:
-            raise ApiError(404, f'{kind.plural}.{kind.group} "{name}" not found', name=name, kind=kind.plural)
+            raise ApiError(
+                404, f'{kind.plural}.{kind.group} "{name}" not found', name=name, kind=kind.plural
+            )
         return JSONResponse(self._with_status(kind, obj))
 
     def _validate(self, kind: schemas.Kind, body: dict[str, Any], name: str) -> None:
@@ -228,7 +232,9 @@ class ControlPlane:
                 name=name,
                 group=kind.group,
                 kind=kind.kind,
-                causes=[{"reason": c.reason, "message": c.message, "field": c.field} for c in causes],
+                causes=[
+                    {"reason": c.reason, "message": c.message, "field": c.field} for c in causes
+                ],
             )
 
     @staticmethod
@@ -239,7 +245,8 @@ class ControlPlane:
         given = meta.get("namespace")
         if kind.namespaced and given not in (None, namespace):
             raise ApiError(
-                400, f"the namespace of the object ({given}) does not match the request ({namespace})"
+                400,
+                f"the namespace of the object ({given}) does not match the request ({namespace})",
             )
         if kind.namespaced:
             meta["namespace"] = namespace
@@ -251,8 +258,10 @@ class ControlPlane:
         key = (kind.resource, namespace if kind.namespaced else "", name)
         try:
             stored = self.store.create(key, body)
-        except Conflict:
-            raise ApiError(409, f'{kind.plural} "{name}" already exists', name=name, kind=kind.plural) from None
+        except ConflictError:
+            raise ApiError(
+                409, f'{kind.plural} "{name}" already exists', name=name, kind=kind.plural
+            ) from None
         if kind.kind == "Pod":
             await self.mesh.start_pod(stored)
         elif kind.kind == "Deployment":
@@ -278,24 +287,34 @@ class ControlPlane:
             key = ("/pods", meta["namespace"], pod["metadata"]["name"])
             await self.mesh.start_pod(self.store.create(key, pod))
 
-    async def _replace(self, kind: schemas.Kind, key: tuple[str, str, str], body: dict[str, Any]) -> Response:
+    async def _replace(
+        self, kind: schemas.Kind, key: tuple[str, str, str], body: dict[str, Any]
+    ) -> Response:
         if kind.kind in ("Pod", "Deployment", "Namespace"):
-            raise ApiError(405, f"the reference mesh does not update {kind.plural}; delete and create")
+            raise ApiError(
+                405, f"the reference mesh does not update {kind.plural}; delete and create"
+            )
         self._check_namespace(kind, body, key[1])
         given = (body.get("metadata") or {}).get("name")
         if given != key[2]:
-            raise ApiError(400, f"the name of the object ({given}) does not match the URL ({key[2]})")
+            raise ApiError(
+                400, f"the name of the object ({given}) does not match the URL ({key[2]})"
+            )
         self._validate(kind, body, key[2])
         try:
             stored = self.store.replace(key, body)
-        except Conflict:
-            raise ApiError(404, f'{kind.plural} "{key[2]}" not found', name=key[2], kind=kind.plural) from None
+        except ConflictError:
+            raise ApiError(
+                404, f'{kind.plural} "{key[2]}" not found', name=key[2], kind=kind.plural
+            ) from None
         return JSONResponse(stored)
 
     async def _delete(self, kind: schemas.Kind, key: tuple[str, str, str]) -> Response:
         obj = self.store.get(key)
         if obj is None:
-            raise ApiError(404, f'{kind.plural} "{key[2]}" not found', name=key[2], kind=kind.plural)
+            raise ApiError(
+                404, f'{kind.plural} "{key[2]}" not found', name=key[2], kind=kind.plural
+            )
         if kind.kind == "Namespace":
             await self._delete_namespace(key[2])
         elif kind.kind == "Pod":
@@ -339,17 +358,24 @@ class ControlPlane:
     def _resource(self, plural: str, namespace: str, name: str) -> metrics_mod.Resource:
         if plural == "pods":
             if self.store.get(("/pods", namespace, name)) is None:
-                raise ApiError(404, f'pods "{name}" not found in {namespace}', name=name, kind="pods")
+                raise ApiError(
+                    404, f'pods "{name}" not found in {namespace}', name=name, kind="pods"
+                )
             return self._pod_resource((namespace, name))
         if plural == "deployments":
             if self.store.get(("apps/deployments", namespace, name)) is None:
-                raise ApiError(404, f'deployments "{name}" not found', name=name, kind="deployments")
+                raise ApiError(
+                    404, f'deployments "{name}" not found', name=name, kind="deployments"
+                )
             pods = frozenset((namespace, p) for p in self._owned_pods(namespace, name))
             return metrics_mod.Resource("Deployment", "deployments", namespace, name, pods)
         raise ApiError(404, f"traffic metrics are not served for {plural!r}")
 
     def _namespace_resource(self, name: str) -> metrics_mod.Resource:
-        if name not in self.store.namespaces() and self.store.get(("/namespaces", "", name)) is None:
+        if (
+            name not in self.store.namespaces()
+            and self.store.get(("/namespaces", "", name)) is None
+        ):
             raise ApiError(404, f'namespaces "{name}" not found', name=name, kind="namespaces")
         pods = frozenset((name, p["metadata"]["name"]) for p in self.store.list("/pods", name))
         return metrics_mod.Resource("Namespace", "namespaces", "", name, pods)
@@ -422,7 +448,9 @@ class ControlPlane:
             for o in self.store.list(source, namespace)
             if _selector_matches(selector, o["metadata"].get("labels") or {})
         ]
-        return JSONResponse(metrics_mod.metrics_list(METRIC_KINDS[plural], self._link(parts), items))
+        return JSONResponse(
+            metrics_mod.metrics_list(METRIC_KINDS[plural], self._link(parts), items)
+        )
 
 
 def _errors(handler):  # type: ignore[no-untyped-def]
@@ -453,7 +481,9 @@ def build_app(mesh: Mesh) -> Starlette:
             _errors(cp.collection),
             methods=["GET", "POST"],
         ),
-        Route("/api/{version}/namespaces/{namespace}/{plural}/{name}", _errors(cp.item), methods=rw),
+        Route(
+            "/api/{version}/namespaces/{namespace}/{plural}/{name}", _errors(cp.item), methods=rw
+        ),
         Route(
             "/apis/{group}/{version}/namespaces/{namespace}/{plural}",
             _errors(cp.collection),

@@ -7,6 +7,7 @@ need the full request to decide on routes anyway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 import h11
@@ -30,7 +31,7 @@ HOP_BY_HOP = frozenset(
 )
 
 
-class PeerClosed(Exception):
+class PeerClosedError(Exception):
     """The other side closed the connection before a whole message arrived."""
 
 
@@ -70,26 +71,27 @@ class H11Stream:
             data = await self.reader.read(READ_SIZE)
             self.conn.receive_data(data)
 
+    def _paused_for_connect(self, event: object) -> bool:
+        return event is h11.PAUSED and self.conn.their_state is h11.MIGHT_SWITCH_PROTOCOL
+
     async def read_message(self) -> Message | None:
         """The next whole message; ``None`` when the peer closed cleanly between messages."""
         head = await self._next()
         if isinstance(head, h11.ConnectionClosed):
             return None
         if not isinstance(head, h11.Request | h11.Response):
-            raise PeerClosed(f"unexpected HTTP event {head!r}")
+            raise PeerClosedError(f"unexpected HTTP event {head!r}")
         body = bytearray()
         while True:
             event = await self._next()
             if isinstance(event, h11.Data):
                 body += event.data
                 if len(body) > MAX_BODY:
-                    raise PeerClosed("message body too large")
-            elif isinstance(event, h11.EndOfMessage):
-                return Message(head, bytes(body))
-            elif event is h11.PAUSED and self.conn.their_state is h11.MIGHT_SWITCH_PROTOCOL:
+                    raise PeerClosedError("message body too large")
+            elif isinstance(event, h11.EndOfMessage) or self._paused_for_connect(event):
                 return Message(head, bytes(body))
             else:
-                raise PeerClosed(f"connection ended inside a message ({event!r})")
+                raise PeerClosedError(f"connection ended inside a message ({event!r})")
 
     async def send(self, head: h11.Request | h11.Response, body: bytes = b"") -> None:
         """Send a whole message with a Content-Length."""
@@ -131,10 +133,8 @@ class H11Stream:
     async def close(self) -> None:
         """Close the transport, ignoring a peer that is already gone."""
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
 
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

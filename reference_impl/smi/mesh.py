@@ -32,7 +32,7 @@ import h11
 
 from reference_impl.smi import policy, procs
 from reference_impl.smi.ca import MeshCA, parse_spiffe_id, peer_identity, spiffe_id
-from reference_impl.smi.h11io import H11Stream, Message, PeerClosed, end_to_end, splice
+from reference_impl.smi.h11io import H11Stream, Message, PeerClosedError, end_to_end, splice
 from reference_impl.smi.metrics import PodKey, Recorder
 from reference_impl.smi.store import Store
 
@@ -191,7 +191,9 @@ class Mesh:
     def _env(pod: PodRuntime, container: dict[str, Any]) -> dict[str, str]:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         env.update({e["name"]: str(e.get("value", "")) for e in container.get("env") or []})
-        env.update({f"SMI_PORT_{p.container_port}": str(p.backend_port) for p in pod.ports.values()})
+        env.update(
+            {f"SMI_PORT_{p.container_port}": str(p.backend_port) for p in pod.ports.values()}
+        )
         env.update({"POD_NAME": pod.name, "POD_NAMESPACE": pod.namespace, "PYTHONUNBUFFERED": "1"})
         env["SMI_BIND_ADDRESS"] = "127.0.0.1"
         return env
@@ -257,7 +259,11 @@ class Mesh:
             return []
         spec = svc.get("spec") or {}
         target = next(
-            (int(p.get("targetPort", p["port"])) for p in spec.get("ports") or [] if p["port"] == port),
+            (
+                int(p.get("targetPort", p["port"]))
+                for p in spec.get("ports") or []
+                if p["port"] == port
+            ),
             None,
         )
         selector = spec.get("selector") or {}
@@ -329,10 +335,12 @@ class Mesh:
                 if parsed is None:
                     log.warning("inbound %s/%s: peer without a mesh identity", *pod.key)
                 elif port.http:
-                    await self._serve_inbound_http(pod, port, parsed, identity or "", reader, writer)
+                    await self._serve_inbound_http(
+                        pod, port, parsed, identity or "", reader, writer
+                    )
                 else:
                     await self._serve_inbound_tcp(pod, port, parsed, reader, writer)
-            except (ConnectionError, OSError, PeerClosed, h11.ProtocolError) as err:
+            except (ConnectionError, OSError, PeerClosedError, h11.ProtocolError) as err:
                 log.debug("inbound %s/%s:%d: %s", *pod.key, port.container_port, err)
             finally:
                 writer.close()
@@ -406,7 +414,7 @@ class Mesh:
         await up.send(head, body)
         response = await up.read_message()
         if response is None:
-            raise PeerClosed("upstream closed before answering")
+            raise PeerClosedError("upstream closed before answering")
         response.head = h11.Response(
             status_code=response.head.status_code,  # type: ignore[union-attr]
             headers=end_to_end(response.head.headers),
@@ -422,7 +430,7 @@ class Mesh:
             pool: dict[tuple[PodKey, int], H11Stream] = {}
             try:
                 await self._serve_egress(pod, down, pool)
-            except (ConnectionError, OSError, PeerClosed, h11.ProtocolError) as err:
+            except (ConnectionError, OSError, PeerClosedError, h11.ProtocolError) as err:
                 log.debug("egress %s/%s: %s", *pod.key, err)
             finally:
                 for up in pool.values():
@@ -469,7 +477,7 @@ class Mesh:
         try:
             response = await self._forward(pod, dest, container_port, msg, pool)
             status = response.head.status_code  # type: ignore[union-attr]
-        except (ConnectionError, OSError, PeerClosed, h11.ProtocolError, ssl.SSLError) as err:
+        except (ConnectionError, OSError, PeerClosedError, h11.ProtocolError, ssl.SSLError) as err:
             body = f"upstream {dest.namespace}/{dest.name} failed: {err}\n".encode()
             response = Message(h11.Response(status_code=502, headers=[]), body)
         finally:
@@ -496,7 +504,7 @@ class Mesh:
             up = up or await self._connect_mtls(pod, dest, container_port)
             try:
                 response = await self._exchange(up, head, msg.body)
-            except (ConnectionError, PeerClosed, h11.ProtocolError):
+            except (ConnectionError, PeerClosedError, h11.ProtocolError):
                 await up.close()
                 if fresh or attempt == 2:
                     raise
@@ -506,7 +514,7 @@ class Mesh:
             else:
                 await up.close()
             return response
-        raise PeerClosed("unreachable")
+        raise PeerClosedError("unreachable")
 
     async def _connect_mtls(
         self, pod: PodRuntime, dest: PodRuntime, container_port: int

@@ -52,13 +52,13 @@ def spawn(
         out = log_path.open("ab")
     log.debug("starting %s", " ".join(argv))
     try:
-        return subprocess.Popen(  # noqa: S603 - argv comes from the caller, never a shell
+        return subprocess.Popen(
             list(argv),
             env=dict(env) if env is not None else None,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT if out is not None else None,
-            preexec_fn=_child_setup(death_signal),  # noqa: PLW1509 - must run in the child
+            preexec_fn=_child_setup(death_signal),
         )
     finally:
         if log_path is not None and hasattr(out, "close"):

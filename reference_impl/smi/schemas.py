@@ -54,8 +54,9 @@ class Kind:
         """The whole-object schema: apiVersion, kind, metadata and this kind's spec."""
         return {
             "type": "object",
-            "required": ["apiVersion", "kind", "metadata", "spec"] if self.spec else
-            ["apiVersion", "kind", "metadata"],
+            "required": ["apiVersion", "kind", "metadata", "spec"]
+            if self.spec
+            else ["apiVersion", "kind", "metadata"],
             "properties": {
                 "apiVersion": {"const": self.api_version},
                 "kind": {"const": self.kind},
@@ -330,7 +331,9 @@ def _regex_causes(obj: dict[str, Any]) -> list[Cause]:
             try:
                 re.compile(pattern)
             except re.error as err:
-                causes.append(Cause(f"spec.matches[{i}].{name}", f"invalid regular expression: {err}"))
+                causes.append(
+                    Cause(f"spec.matches[{i}].{name}", f"invalid regular expression: {err}")
+                )
     return causes
 
 

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str, str]
 
 
-class Conflict(Exception):
+class ConflictError(Exception):
     """The object exists already (create) or does not exist (update)."""
 
 
@@ -75,21 +75,21 @@ class Store:
         return obj
 
     def create(self, key: Key, obj: dict[str, Any]) -> dict[str, Any]:
-        """Store a new object; :class:`Conflict` when the name is taken."""
+        """Store a new object; :class:`ConflictError` when the name is taken."""
         with self._lock:
             if key in self._objects:
-                raise Conflict(key)
+                raise ConflictError(key)
             stored = self._stamp(copy.deepcopy(obj), None)
             self._write(key, stored)
             self._objects[key] = stored
             return copy.deepcopy(stored)
 
     def replace(self, key: Key, obj: dict[str, Any]) -> dict[str, Any]:
-        """Replace an existing object; :class:`Conflict` when there is none."""
+        """Replace an existing object; :class:`ConflictError` when there is none."""
         with self._lock:
             old = self._objects.get(key)
             if old is None:
-                raise Conflict(key)
+                raise ConflictError(key)
             stored = self._stamp(copy.deepcopy(obj), old)
             self._write(key, stored)
             self._objects[key] = stored

@@ -63,7 +63,9 @@ def _run_suite(flag: str, selection: str, report_dir: Path) -> dict[str, object]
     ]
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
     results = report_dir / "smi" / "results.json"
-    assert results.exists(), f"no results.json; pytest said:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+    assert results.exists(), (
+        f"no results.json; pytest said:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+    )
     return json.loads(results.read_text())
 
 
