@@ -550,7 +550,7 @@ class ReferenceMesh(Mesh):
 
     # -- traffic -------------------------------------------------------------------------
 
-    def _egress_address(self, client: Workload) -> str:
+    def egress_address(self, client: Workload) -> str:
         pod = self._checked(
             self.api.get(f"/api/v1/namespaces/{client.namespace}/pods/{client.name}")
         )
@@ -559,7 +559,7 @@ class ReferenceMesh(Mesh):
     def _egress_client(self, client: Workload) -> httpx.Client:
         key = (client.namespace, client.name)
         if key not in self._egress:
-            base = f"http://{self._egress_address(client)}"
+            base = f"http://{self.egress_address(client)}"
             self._egress[key] = httpx.Client(base_url=base, timeout=30.0)
         return self._egress[key]
 
@@ -584,7 +584,7 @@ class ReferenceMesh(Mesh):
 
     def _send_tcp(self, client: Workload, host: str, port: int, payload: str) -> TcpResult:
         # The egress sidecar tunnels TCP with HTTP CONNECT, as a forward proxy does.
-        address, _, egress_port = self._egress_address(client).rpartition(":")
+        address, _, egress_port = self.egress_address(client).rpartition(":")
         try:
             with socket.create_connection((address, int(egress_port)), timeout=10) as sock:
                 sock.sendall(
