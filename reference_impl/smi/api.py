@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -191,7 +192,7 @@ class ControlPlane:
         selector = request.query_params.get("labelSelector", "")
         items = [
             self._with_status(kind, o)
-            for o in self.store.list(kind.resource, namespace if kind.namespaced else None)
+            for o in self.store.list_objects(kind.resource, namespace if kind.namespaced else None)
             if _selector_matches(selector, o["metadata"].get("labels") or {})
         ]
         return JSONResponse(
@@ -330,7 +331,7 @@ class ControlPlane:
     def _owned_pods(self, namespace: str, deployment: str) -> list[str]:
         return [
             p["metadata"]["name"]
-            for p in self.store.list("/pods", namespace)
+            for p in self.store.list_objects("/pods", namespace)
             if any(
                 o.get("kind") == "Deployment" and o.get("name") == deployment
                 for o in p["metadata"].get("ownerReferences") or []
@@ -342,12 +343,12 @@ class ControlPlane:
             await self.mesh.stop_pod(pod)
         for kind in schemas.KINDS + schemas.WORKLOAD_KINDS:
             if kind.namespaced:
-                for obj in self.store.list(kind.resource, namespace):
+                for obj in self.store.list_objects(kind.resource, namespace):
                     self.store.delete((kind.resource, namespace, obj["metadata"]["name"]))
 
     async def restore(self) -> None:
         """Start the pods the store holds (after a restart)."""
-        for pod in self.store.list("/pods"):
+        for pod in self.store.list_objects("/pods"):
             await self.mesh.start_pod(pod)
 
     # -- metrics -------------------------------------------------------------------------
@@ -377,10 +378,10 @@ class ControlPlane:
             and self.store.get(("/namespaces", "", name)) is None
         ):
             raise ApiError(404, f'namespaces "{name}" not found', name=name, kind="namespaces")
-        pods = frozenset((name, p["metadata"]["name"]) for p in self.store.list("/pods", name))
+        pods = frozenset((name, p["metadata"]["name"]) for p in self.store.list_objects("/pods", name))
         return metrics_mod.Resource("Namespace", "namespaces", "", name, pods)
 
-    def _peer(self, plural: str):  # type: ignore[no-untyped-def]
+    def _peer(self, plural: str) -> Callable[[metrics_mod.PodKey], metrics_mod.Resource]:
         def peer(key: metrics_mod.PodKey) -> metrics_mod.Resource:
             if plural == "namespaces":
                 return metrics_mod.Resource("Namespace", "namespaces", "", key[0], frozenset())
@@ -445,7 +446,7 @@ class ControlPlane:
             metrics_mod.resource_metrics(
                 self._resource(plural, namespace, o["metadata"]["name"]), samples, window
             )
-            for o in self.store.list(source, namespace)
+            for o in self.store.list_objects(source, namespace)
             if _selector_matches(selector, o["metadata"].get("labels") or {})
         ]
         return JSONResponse(
@@ -453,7 +454,9 @@ class ControlPlane:
         )
 
 
-def _errors(handler):  # type: ignore[no-untyped-def]
+def _errors(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)

@@ -23,7 +23,7 @@ import ssl
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ ROUTE_RESOURCES = {
     "UDPRoute": "specs.smi-spec.io/udproutes",
 }
 XFCC = b"x-forwarded-client-cert"
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 READY_DEADLINE = 30.0
 
 
@@ -287,7 +288,9 @@ class Mesh:
 
         return lookup
 
-    def _split_for(self, namespace: str, service: str, request: policy.HttpRequest | None):  # type: ignore[no-untyped-def]
+    def _split_for(
+        self, namespace: str, service: str, request: policy.HttpRequest | None
+    ) -> dict[str, Any] | None:
         splits = [s for s in self.store.view(SPLITS, namespace) if s["spec"]["service"] == service]
         splits.sort(key=lambda s: (s["metadata"]["creationTimestamp"], s["metadata"]["name"]))
         lookup = self.lookup_in(namespace)
@@ -327,7 +330,7 @@ class Mesh:
 
     # -- inbound proxy -------------------------------------------------------------------
 
-    def _inbound_handler(self, pod: PodRuntime, port: PortRuntime):  # type: ignore[no-untyped-def]
+    def _inbound_handler(self, pod: PodRuntime, port: PortRuntime) -> Handler:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             identity = peer_identity(writer.get_extra_info("ssl_object"))
             parsed = parse_spiffe_id(identity or "")
@@ -424,7 +427,7 @@ class Mesh:
 
     # -- egress proxy --------------------------------------------------------------------
 
-    def _egress_handler(self, pod: PodRuntime):  # type: ignore[no-untyped-def]
+    def _egress_handler(self, pod: PodRuntime) -> Handler:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             down = H11Stream(reader, writer, h11.SERVER)
             pool: dict[tuple[PodKey, int], H11Stream] = {}

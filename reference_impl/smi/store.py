@@ -109,7 +109,7 @@ class Store:
                 self._path(key).unlink(missing_ok=True)
             return obj
 
-    def list(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
+    def list_objects(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """Copies of every object of ``resource`` (in ``namespace`` when given), by name."""
         with self._lock:
             found = [
