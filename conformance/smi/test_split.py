@@ -131,7 +131,7 @@ def test_weights_are_relative_not_percentages(split_world: SplitWorld, split_req
 
 @pytest.mark.requirement("SPLIT-005")
 def test_backend_with_weight_zero_receives_nothing(split_world: SplitWorld) -> None:
-    """With weights {v1: 1, v2: 0, v3: 1}, web-v2 answers none of 300 requests."""
+    """With weights {v1: 1, v2: 0, v3: 1}, web-v2 answers none of 200 requests."""
     weights = {"web-v1": 1, "web-v2": 0, "web-v3": 1}
     split_world.split(weights)
     converge(lambda: split_world.reaches({"web-v1", "web-v3"}), "traffic reaches the split")
