@@ -27,6 +27,7 @@ from conformance.smi.target import (
     Workload,
     smi_object,
     start_reference,
+    stop_process,
 )
 
 CONVERGE_TIMEOUT = 30.0
@@ -55,8 +56,6 @@ def _open_mesh(conformance: Any, tmp_path_factory: pytest.TempPathFactory) -> Me
     try:
         return ReferenceMesh(url, process)
     except BaseException:
-        from conformance.smi.target import stop_process
-
         stop_process(process)
         raise
 

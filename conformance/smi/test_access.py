@@ -8,6 +8,7 @@ so a slow mesh is not mistaken for a correct one.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -281,8 +282,6 @@ def test_source_from_another_namespace_is_allowed(
     access_world: AccessWorld, mesh: Any, conformance: Any
 ) -> None:
     """A client of another namespace, listed with it, reaches api; its neighbour does not."""
-    import uuid
-
     aw = access_world
     other = f"{conformance.option('--smi-namespace')}-{uuid.uuid4().hex[:8]}"
     mesh.create_namespace(other)

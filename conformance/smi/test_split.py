@@ -119,6 +119,30 @@ def test_three_way_split_follows_weights(split_world: SplitWorld, split_requests
     _distribution(split_world, {"web-v1": 1, "web-v2": 2, "web-v3": 3}, split_requests)
 
 
+@pytest.mark.requirement("SPLIT-003")
+def test_each_client_sees_the_split(split_world: SplitWorld) -> None:
+    """Two client pods each get the 1:1 split on their own (chi-square per client, alpha 0.001).
+
+    Weighting applies per client: a mesh pinning each client to one backend would look right
+    in aggregate but gives one client 200/0, which the per-client test rejects (p < 1e-40).
+    With N = 200 per client the check targets such gross per-client bias, not small shifts.
+    """
+    weights = {"web-v1": 1, "web-v2": 1}
+    split_world.split(weights)
+    second = split_world.world.client("client", name="client-second")
+    mesh = split_world.world.mesh
+    for client in (split_world.client, second):
+        converge(
+            lambda c=client: any(
+                r.backend in weights for r in mesh.send_http(c, ROOT, [HttpCall("/")] * 5)
+            ),
+            f"{client.name}'s traffic reaches the split",
+        )
+        counts = _counts(mesh.send_http(client, ROOT, [HttpCall("/")] * 200))
+        check_equal(counts.get("web-stable", 0), 0, f"{client.name}: requests to the root's pods")
+        _check_fit(counts, weights)
+
+
 @pytest.mark.requirement("SPLIT-004")
 def test_weights_are_relative_not_percentages(split_world: SplitWorld, split_requests: int) -> None:
     """Weights 1000 and 500 (sum 1500) are accepted and give shares 2/3 and 1/3 (chi-square).
