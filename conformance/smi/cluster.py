@@ -246,26 +246,47 @@ class KubernetesMesh(Mesh):
         self._custom("DELETE", kind, namespace, name)
 
     def post_raw(self, kind: str, namespace: str, body: bytes) -> tuple[int, Any]:
-        from kubernetes.client.exceptions import ApiException
-
         self._require_served(kind)
         path = f"/apis/{SMI_VERSIONS[kind]}/namespaces/{namespace}/{PLURALS[kind]}"
+        # YAML is a superset of JSON; the client sends a str body with a YAML type unchanged.
+        headers = {"Content-Type": "application/yaml", "Accept": "application/json"}
+        text = body.decode(errors="replace")
+        status, answer = self._raw("POST", path, headers=headers, body=text)
+        self._record("POST", path, text, status, answer)
+        return status, answer
+
+    def _raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str],
+        body: str | None = None,
+        query: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """A request outside the generated API: status and decoded JSON answer."""
+        from kubernetes.client.exceptions import ApiException
+
+        verb, url, header_params, payload, _ = self.client.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=list((query or {}).items()) or None,
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
         try:
-            # YAML is a superset of JSON; the client passes non-JSON content types through as is.
             response = self.client.call_api(
-                path,
-                "POST",
-                header_params={"Content-Type": "application/yaml", "Accept": "application/json"},
-                body=body.decode(errors="replace"),
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-            )[0]
-            status, answer = response.status, json.loads(response.data or b"null")
+                verb, url, header_params=header_params, body=payload, _request_timeout=60
+            )
+            response.read()
         except ApiException as err:
             error = _api_error(err)
-            status, answer = error.status, error.body
-        self._record("POST", path, body.decode(errors="replace"), status, answer)
-        return status, answer
+            return error.status, error.body
+        try:
+            return int(response.status), json.loads(response.data or b"null")
+        except ValueError:
+            return int(response.status), response.data.decode(errors="replace")
 
     # -- workloads -----------------------------------------------------------------------
 
@@ -447,22 +468,9 @@ class KubernetesMesh(Mesh):
         return TcpResult(bool(row["connected"]), str(row["reply"]), str(row.get("error", "")))
 
     def get_metrics(self, path: str, params: dict[str, str] | None = None) -> tuple[int, Any]:
-        from kubernetes.client.exceptions import ApiException
-
         full = "/apis/metrics.smi-spec.io/v1alpha1" + path
-        try:
-            response = self.client.call_api(
-                full,
-                "GET",
-                query_params=list((params or {}).items()),
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-            )[0]
-            status, body = response.status, json.loads(response.data or b"null")
-        except ApiException as err:
-            error = _api_error(err)
-            status, body = error.status, error.body
+        headers = {"Accept": "application/json"}
+        status, body = self._raw("GET", full, headers=headers, query=params)
         self._record("GET", full, params, status, body)
         return status, body
 
