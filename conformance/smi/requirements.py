@@ -75,7 +75,8 @@ _REQUIREMENTS = (
         "spec-tcproute-ports-required",
         SHOULD,
         "Traffic Specs: TCPRoute",
-        "A TCPRoute without matches.ports is refused; ports must be numbers from 1 to 65535.",
+        "A TCPRoute or UDPRoute without matches.ports is refused; ports must be numbers from 1 "
+        "to 65535.",
         f"{SPECS}#tcproute",
         note="The CRD requires the key while the text calls it optional; we follow the CRD.",
     ),
@@ -311,7 +312,7 @@ _REQUIREMENTS = (
         "SPEC-009",
         MUST,
         "Traffic Specs: TCPRoute",
-        "A TCPRoute with an empty port list allows every port.",
+        "A TCPRoute with an empty port list is accepted and allows every port.",
         f"{SPECS}#tcproute",
     ),
     # -- traffic metrics -------------------------------------------------------------------

@@ -174,6 +174,7 @@ def test_malformed_http_route_group_is_refused(mesh: Mesh, namespace: str, match
 
 
 @pytest.mark.requirement("spec-tcproute-ports-required")
+@pytest.mark.parametrize("kind", ["TCPRoute", "UDPRoute"])
 @pytest.mark.parametrize(
     "spec",
     [
@@ -181,9 +182,18 @@ def test_malformed_http_route_group_is_refused(mesh: Mesh, namespace: str, match
         pytest.param({"matches": {"ports": [70000]}}, id="port-out-of-range"),
     ],
 )
-def test_tcproute_without_valid_ports_is_refused(mesh: Mesh, namespace: str, spec: Any) -> None:
-    """A TCPRoute needs matches.ports, each a valid port number."""
-    _refused(mesh, "TCPRoute", namespace, "bad-ports", spec)
+def test_port_route_without_valid_ports_is_refused(
+    mesh: Mesh, namespace: str, kind: str, spec: Any
+) -> None:
+    """A TCPRoute or UDPRoute needs matches.ports, each a valid port number."""
+    _refused(mesh, kind, namespace, "bad-ports", spec)
+
+
+@pytest.mark.requirement("SPEC-009")
+@pytest.mark.parametrize("kind", ["TCPRoute", "UDPRoute"])
+def test_port_route_with_empty_port_list_is_stored(mesh: Mesh, namespace: str, kind: str) -> None:
+    """A TCPRoute or UDPRoute with ports [] (every port) is accepted as sent."""
+    _accepted(mesh, kind, namespace, "every-port", {"matches": {"ports": []}})
 
 
 def _check_status(refusal: MeshApiError, code: int, reason: str) -> None:
