@@ -378,7 +378,9 @@ class ControlPlane:
             and self.store.get(("/namespaces", "", name)) is None
         ):
             raise ApiError(404, f'namespaces "{name}" not found', name=name, kind="namespaces")
-        pods = frozenset((name, p["metadata"]["name"]) for p in self.store.list_objects("/pods", name))
+        pods = frozenset(
+            (name, p["metadata"]["name"]) for p in self.store.list_objects("/pods", name)
+        )
         return metrics_mod.Resource("Namespace", "namespaces", "", name, pods)
 
     def _peer(self, plural: str) -> Callable[[metrics_mod.PodKey], metrics_mod.Resource]:
