@@ -312,7 +312,10 @@ def test_source_from_another_namespace_is_allowed(
 
 @pytest.mark.requirement("ACC-012")
 def test_tcproute_and_route_group_in_one_target_both_apply(access_world: AccessWorld) -> None:
-    """A target with TCPRoute ports [8080] and an HTTPRouteGroup for /ok allows only /ok."""
+    """A target with TCPRoute ports [8080] and an HTTPRouteGroup for /ok allows only /ok.
+
+    TCPRoute ports name the destination's container port (8080 behind service port 80).
+    """
     aw = access_world
     aw.world.create("TCPRoute", "http-port", {"matches": {"ports": [8080]}})
     aw.routes("ok", [{"name": "ok", "pathRegex": "/ok"}])
