@@ -1,0 +1,85 @@
+"""The smi suite's negative checks fail against a deliberately broken reference mesh.
+
+Each case starts the suite in a subprocess against the reference run with one ``--debug-*``
+flag that breaks a behaviour, selects the tests that guard that behaviour, and asserts from
+``results.json`` that every one of them failed (and that they are not skipped or errors).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CASES = {
+    "ignore-weights": (
+        "--debug-ignore-weights",
+        "test_split.py and (proportion or relative or three_way or weight_zero)",
+        4,
+    ),
+    "allow-all": (
+        "--debug-allow-all",
+        "test_access.py and (without_traffic_target or unlisted or claiming or named_match"
+        " or only_the_listed_port or anchored_at_the_start)",
+        7,
+    ),
+    "accept-invalid": (
+        "--debug-accept-invalid",
+        "test_admission.py and (incomplete or malformed_traffic_target or 422 or refused_update)",
+        13,
+    ),
+}
+
+
+def _run_suite(flag: str, selection: str, report_dir: Path) -> dict[str, object]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "conformance.smi",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-n",
+        "0",
+        "--level",
+        "should",
+        "-k",
+        selection,
+        f"--smi-reference-args={flag}",
+        "--smi-requests",
+        "300",
+        "--report-dir",
+        str(report_dir),
+    ]
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+    results = report_dir / "smi" / "results.json"
+    assert results.exists(), (
+        f"no results.json; pytest said:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+    )
+    return json.loads(results.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_negative_checks_fail_against_broken_mesh(case: str, tmp_path: Path) -> None:
+    """Every selected test fails (not skips, not errors) when the mesh is broken that way."""
+    flag, selection, expected = CASES[case]
+    document = _run_suite(flag, selection, tmp_path)
+    tests = document["tests"]
+    assert isinstance(tests, list)
+    outcomes = {t["nodeid"]: t["outcome"] for t in tests}
+    assert len(outcomes) == expected, outcomes
+    not_failed = {n: o for n, o in outcomes.items() if o != "failed"}
+    assert not not_failed, f"with {flag} these tests did not fail: {not_failed}"
+    assert document["verdict"] == "non-conformant"
+    assert document["target"]["name"] == "smi-reference-mesh"
