@@ -118,7 +118,12 @@ def error_codes(resp: requests.Response) -> list[str] | None:
 def expect_code(resp: requests.Response, code: str) -> None:
     """The error body names ``code`` (when the registry sends a JSON body at all)."""
     codes = error_codes(resp)
-    check(codes is not None, f"{where(resp)} body", f"a JSON error body naming {code}", resp.text[:300])
+    check(
+        codes is not None,
+        f"{where(resp)} body",
+        f"a JSON error body naming {code}",
+        resp.text[:300],
+    )
     check(code in (codes or []), f"{where(resp)} body.errors[].code", code, codes)
 
 

@@ -21,7 +21,7 @@ import requests
 from requests.auth import AuthBase
 
 from conformance.core import current_evidence
-from conformance.core.errors import HarnessError
+from conformance.core.errors import HarnessError, Violation
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +165,11 @@ class RegistryClient:
         kwargs.setdefault("allow_redirects", True)
         try:
             return self.session.request(method, self.url(path), **kwargs)
+        except requests.exceptions.ChunkedEncodingError as err:
+            # The registry announced a body it did not send (broken HTTP framing).
+            raise Violation(
+                f"{method} {self.url(path)}", "a complete HTTP response (RFC 9112 §6)", str(err)
+            ) from err
         except requests.ConnectionError as err:
             raise HarnessError(f"cannot reach the registry at {self.base_url}: {err}") from err
 

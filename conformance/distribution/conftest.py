@@ -86,7 +86,9 @@ def _workflow_gate(request: pytest.FixtureRequest, conformance: ConformanceState
 
 
 @pytest.fixture(scope="session")
-def registry_target(conformance: ConformanceState, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+def registry_target(
+    conformance: ConformanceState, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
     """The registry under test: ``--registry-url``, or the bundled reference started here."""
     url = conformance.option("--registry-url")
     if url:
@@ -123,7 +125,10 @@ def registry_target(conformance: ConformanceState, tmp_path_factory: pytest.Temp
 def client(registry_target: Target) -> Iterator[RegistryClient]:
     """A client of the registry under test (records every exchange as evidence)."""
     c = RegistryClient(
-        registry_target.url, registry_target.username, registry_target.password, registry_target.verify
+        registry_target.url,
+        registry_target.username,
+        registry_target.password,
+        registry_target.verify,
     )
     yield c
     c.close()
@@ -200,8 +205,15 @@ def seeded(conformance: ConformanceState, repo: str, pusher: Pusher) -> dict[str
         manifest = conformance.option("--pull-manifest-digest")
         blob = conformance.option("--pull-blob-digest")
         if not manifest or not blob:
-            raise ConfigurationError("--pull-tag needs --pull-manifest-digest and --pull-blob-digest")
-        return {"repo": conformance.option("--namespace"), "tag": tag, "manifest": manifest, "blob": blob}
+            raise ConfigurationError(
+                "--pull-tag needs --pull-manifest-digest and --pull-blob-digest"
+            )
+        return {
+            "repo": conformance.option("--namespace"),
+            "tag": tag,
+            "manifest": manifest,
+            "blob": blob,
+        }
     img = data.image(layers=1, layer_size=4096)
     tag = f"pull-{secrets.token_hex(4)}"
     pusher.manifest(img, tag)
@@ -226,7 +238,9 @@ def auth_registry(
     if conformance.option("--registry-url"):
         if not conformance.option("--username"):
             skip_config("auth checks need --username/--password (OCI_USERNAME/OCI_PASSWORD)")
-        base, _ = resolve_url(conformance.option("--registry-url"), conformance.option("--registry-tls"))
+        base, _ = resolve_url(
+            conformance.option("--registry-url"), conformance.option("--registry-tls")
+        )
         yield {
             "url": base,
             "username": conformance.option("--username"),

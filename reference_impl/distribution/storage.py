@@ -39,7 +39,9 @@ from .errors import RegistryError
 log = logging.getLogger(__name__)
 
 # spec.md#pulling-manifests: repository names and tags.
-NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
+NAME_RE = re.compile(
+    r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$"
+)
 TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 MAX_NAME = 255
