@@ -93,6 +93,7 @@ class _Process:
     def __init__(self, workdir: Path | None = None) -> None:
         self._own_dir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"{self.name}-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "registry.log"
