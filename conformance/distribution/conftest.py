@@ -271,3 +271,22 @@ def auth_registry(
         }
     finally:
         reference.stop()
+
+
+@pytest.fixture(scope="session")
+def throttled_url(
+    conformance: ConformanceState, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A registry expected to rate-limit a burst: the target, or a bundled reference with a
+    limit of 10 requests per second per client (so the rest of the run is not throttled)."""
+    url = conformance.option("--registry-url")
+    if url:
+        base, _ = resolve_url(url, conformance.option("--registry-tls"))
+        yield base
+        return
+    workdir = Path(tmp_path_factory.mktemp("throttled-registry"))
+    reference = ReferenceRegistry(workdir, rate_limit=10).start()
+    try:
+        yield reference.url
+    finally:
+        reference.stop()

@@ -162,6 +162,7 @@ class ReferenceRegistry(_Process):
         workdir: directory for storage and log (a fresh temporary one when ``None``).
         auth_config: optional auth configuration (a mapping written as YAML).
         faults: deliberate misbehaviours (harness self-tests only).
+        rate_limit: requests per second per client before 429 (0: unlimited).
     """
 
     name = "reference-registry"
@@ -171,10 +172,12 @@ class ReferenceRegistry(_Process):
         workdir: Path | None = None,
         auth_config: dict[str, Any] | None = None,
         faults: tuple[str, ...] = (),
+        rate_limit: float = 0.0,
     ) -> None:
         super().__init__(workdir)
         self.auth_config = auth_config
         self.faults = faults
+        self.rate_limit = rate_limit
         self.root = self.workdir / "storage"
 
     def argv(self) -> list[str]:
@@ -186,6 +189,8 @@ class ReferenceRegistry(_Process):
             argv += ["--auth-config", str(path)]
         for fault in self.faults:
             argv += ["--fault", fault]
+        if self.rate_limit:
+            argv += ["--rate-limit", str(self.rate_limit)]
         return argv
 
     def env(self) -> dict[str, str]:

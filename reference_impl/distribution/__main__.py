@@ -27,6 +27,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--listen", default="127.0.0.1:5000", help="HOST:PORT to listen on (default %(default)s)"
     )
     parser.add_argument("--auth-config", type=Path, help="YAML file enabling basic/token auth")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=0.0,
+        help="requests per second per client before 429 TOOMANYREQUESTS (default: no limit)",
+    )
     parser.add_argument("--log-level", default="warning", help="python log level")
     parser.add_argument(
         "--fault",
@@ -51,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if removed:
         log.info("removed %d stale upload sessions", removed)
     auth = Authenticator(AuthConfig.load(args.auth_config)) if args.auth_config else None
-    app = create_app(storage, auth, frozenset(args.fault))
+    app = create_app(storage, auth, frozenset(args.fault), args.rate_limit)
     config = uvicorn.Config(
         app,
         host=host.strip("[]"),

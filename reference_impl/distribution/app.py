@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -79,7 +80,30 @@ class Registry:
     storage: Storage
     auth: Authenticator | None = None
     faults: frozenset[str] = frozenset()
+    rate_limit: float = 0.0
     _upload_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def throttle(self, request: Request) -> None:
+        """Refuse with 429 TOOMANYREQUESTS a client over ``rate_limit`` requests per second.
+
+        A token bucket per client address holding one second's worth of requests
+        (spec.md#error-codes, code-14; RFC 6585 §4 for ``Retry-After``).
+        """
+        if self.rate_limit <= 0:
+            return
+        client = request.client.host if request.client else "-"
+        now = time.monotonic()
+        tokens, last = self._buckets.get(client, (self.rate_limit, now))
+        tokens = min(self.rate_limit, tokens + (now - last) * self.rate_limit)
+        if tokens < 1:
+            self._buckets[client] = (tokens, now)
+            raise RegistryError(
+                "TOOMANYREQUESTS",
+                {"limit_per_second": self.rate_limit},
+                headers={"Retry-After": "1"},
+            )
+        self._buckets[client] = (tokens - 1, now)
 
     # -- dispatch -----------------------------------------------------------------------
 
@@ -485,18 +509,22 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 
 def create_app(
-    storage: Storage, auth: Authenticator | None = None, faults: frozenset[str] = frozenset()
+    storage: Storage,
+    auth: Authenticator | None = None,
+    faults: frozenset[str] = frozenset(),
+    rate_limit: float = 0.0,
 ) -> Starlette:
-    """The ASGI application serving ``storage``."""
+    """The ASGI application serving ``storage`` (``rate_limit``: requests/s per client)."""
     unknown = set(faults) - FAULTS
     if unknown:
         raise ValueError(f"unknown faults: {sorted(unknown)}")
-    registry = Registry(storage, auth, frozenset(faults))
+    registry = Registry(storage, auth, frozenset(faults), rate_limit)
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
     def wrap(handler: Callable[[Request], Awaitable[Response]]) -> Callable[..., object]:
         async def endpoint(request: Request) -> Response:
             try:
+                registry.throttle(request)
                 response = await handler(request)
             except Exception as exc:  # every refusal leaves through the one mapping
                 response = error_response(exc, head=request.method == "HEAD")
