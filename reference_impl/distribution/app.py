@@ -239,7 +239,8 @@ class Registry:
         digest = query.get("digest")
         if digest is not None:
             check_digest(digest)
-        session = self.storage.start_upload(name)
+        expected = algorithm or (digest.split(":", 1)[0] if digest else "sha256")
+        session = self.storage.start_upload(name, expected)
         if digest is not None:
             await self._receive(request, session, None)
             return await self._commit(name, session, digest)
@@ -455,6 +456,9 @@ class Registry:
 
     async def referrers_get(self, request: Request, name: str, digest: str) -> Response:
         """end-12a/12b: an image index of the manifests whose subject is ``digest``."""
+        # The fallback-tag index (spec.md#enabling-the-referrers-api) needs no merging here:
+        # every manifest's subject is indexed at push time since the first push, so anything a
+        # fallback index lists with a valid subject is already in the index below.
         if "referrers-404" in self.faults:
             return Response(b"404 page not found", status_code=404, media_type="text/plain")
         check_digest(digest)

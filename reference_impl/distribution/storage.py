@@ -113,6 +113,8 @@ class Upload:
         self.data = directory / "data"
         self.hashers: dict[str, Any] = {}
         self.hashed = 0
+        self.algorithm = "sha256"
+        """The algorithm hashed while receiving; another one is computed from disk at commit."""
 
     @property
     def size(self) -> int:
@@ -133,7 +135,7 @@ class Upload:
             self.hashed = -1
             return
         if not self.hashers:
-            self.hashers = {alg: hashlib.new(alg) for alg in digestlib.ALGORITHMS}
+            self.hashers = {self.algorithm: hashlib.new(self.algorithm)}
         for h in self.hashers.values():
             h.update(block)
         self.hashed += len(block)
@@ -237,8 +239,8 @@ class Storage:
 
     # -- uploads ------------------------------------------------------------------------
 
-    def start_upload(self, name: str) -> Upload:
-        """Open a new upload session for repository ``name``."""
+    def start_upload(self, name: str, algorithm: str = "sha256") -> Upload:
+        """Open a new upload session for ``name``, hashing with ``algorithm`` as bytes arrive."""
         check_name(name)
         upload_id = uuid.uuid4().hex
         directory = self.root / "uploads" / upload_id
@@ -246,6 +248,7 @@ class Storage:
         (directory / "data").touch()
         (directory / "repo").write_text(name)
         upload = Upload(upload_id, directory, name)
+        upload.algorithm = algorithm
         self._uploads[upload_id] = upload
         return upload
 
