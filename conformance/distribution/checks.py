@@ -103,14 +103,9 @@ def error_codes(resp: requests.Response) -> list[str] | None:
         check(isinstance(entry, dict), f"body.errors[{i}]", "an object", entry)
         code = entry.get("code")
         check(code in ERROR_CODES, f"body.errors[{i}].code", "a code from the spec's list", code)
-        for optional in ("message",):
-            if optional in entry:
-                check(
-                    isinstance(entry[optional], str),
-                    f"body.errors[{i}].{optional}",
-                    "a string",
-                    entry[optional],
-                )
+        if "message" in entry:
+            message = entry["message"]
+            check(isinstance(message, str), f"body.errors[{i}].message", "a string", message)
         codes.append(code)
     return codes
 

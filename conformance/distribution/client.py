@@ -97,7 +97,7 @@ class ChallengeAuth(AuthBase):
         answer = requests.get(
             params["realm"], params=query, auth=auth, timeout=TIMEOUT, verify=self.verify
         )
-        _record(answer)
+        _record(answer, secret_body=True)
         if answer.status_code != 200:
             return None
         try:
@@ -111,8 +111,13 @@ class ChallengeAuth(AuthBase):
         return None
 
 
-def _record(response: requests.Response, **_: Any) -> requests.Response:
-    """Session hook: keep the exchange as the running test's evidence."""
+def _record(
+    response: requests.Response, *, secret_body: bool = False, **_: Any
+) -> requests.Response:
+    """Session hook: keep the exchange as the running test's evidence.
+
+    ``secret_body`` replaces the response body (a token answer) with a marker.
+    """
     request = response.request
     body = request.body
     if isinstance(body, bytes | str) or body is None:
@@ -126,7 +131,7 @@ def _record(response: requests.Response, **_: Any) -> requests.Response:
         request_body=shown,
         status=response.status_code,
         response_headers=dict(response.headers),
-        response_body=response.content,
+        response_body="[token answer redacted]" if secret_body else response.content,
     )
     log.debug("%s %s -> %d", request.method, request.url, response.status_code)
     return response

@@ -49,6 +49,7 @@ def workflow_enabled(state: ConformanceState, module: str) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Apply the OCI_REPORT_DIR alias and the debug switch."""
     state = config.stash.get(STATE, None)
     if state is None:
         return
@@ -60,6 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --hide-skipped-workflows, deselect the tests of disabled workflows."""
     state = config.stash.get(STATE, None)
     if state is None or not state.option("--hide-skipped-workflows"):
         return
@@ -197,8 +199,7 @@ def seeded(conformance: ConformanceState, repo: str, pusher: Pusher) -> dict[str
     """Content to pull: preloaded by the user (pull-only registries) or pushed here.
 
     Returns:
-        ``repo``, ``tag``, ``manifest`` (digest), ``blob`` (digest), ``media_type`` and, when
-        pushed here, ``blob_data`` is available through :data:`SEEDED_BYTES`.
+        ``repo``, ``tag``, ``manifest`` (the tag's digest) and ``blob`` (a layer's digest).
     """
     tag = conformance.option("--pull-tag")
     if tag:
@@ -217,13 +218,7 @@ def seeded(conformance: ConformanceState, repo: str, pusher: Pusher) -> dict[str
     img = data.image(layers=1, layer_size=4096)
     tag = f"pull-{secrets.token_hex(4)}"
     pusher.manifest(img, tag)
-    SEEDED_BYTES[img.blobs[1].digest] = img.blobs[1].data
-    SEEDED_BYTES[img.digest] = img.body
     return {"repo": repo, "tag": tag, "manifest": img.digest, "blob": img.blobs[1].digest}
-
-
-SEEDED_BYTES: dict[str, bytes] = {}
-"""Bytes of content this process pushed, by digest, to compare pulls with."""
 
 
 @pytest.fixture(scope="session")

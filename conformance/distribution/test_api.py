@@ -7,6 +7,7 @@ import re
 import pytest
 
 from conformance.core import check, check_equal, not_applicable
+from conformance.plugin import ConformanceState
 
 from . import data
 from .checks import Pusher, error_codes, expect_4xx, expect_code, expect_status, header, where
@@ -39,8 +40,8 @@ def test_error_bodies_have_the_spec_shape(client: RegistryClient, repo: str, kin
 
 @req("name-grammar")
 def test_multi_component_names_are_served(
-    client: RegistryClient, conformance, pusher: Pusher
-) -> None:  # type: ignore[no-untyped-def]
+    client: RegistryClient, conformance: ConformanceState, pusher: Pusher
+) -> None:
     """A repository name with several path components and separators works end to end."""
     if not conformance.option("--isolate-repositories"):
         not_applicable("repository names are fixed by --namespace")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import requests
 
 from conformance.core import check, check_equal, not_applicable
 from wire import mediatypes as mt
@@ -164,7 +166,9 @@ def referred(pusher: Pusher, referrers_enabled: None) -> dict[str, data.Manifest
     return made
 
 
-def _referrers(client: RegistryClient, repo: str, digest: str, query: str = ""):  # type: ignore[no-untyped-def]
+def _referrers(
+    client: RegistryClient, repo: str, digest: str, query: str = ""
+) -> tuple[requests.Response, list[Any]]:
     resp = client.get(f"/v2/{repo}/referrers/{digest}{query}")
     expect_status(resp, {200})
     check_equal(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from conformance.core import check, check_equal, not_applicable, skip_config
 from wire import digest as digestlib
 from wire import mediatypes as mt
 
 from . import data
-from .checks import expect_code, expect_status, header, where
+from .checks import Pusher, expect_code, expect_status, header, where
 from .client import RegistryClient
 
 req = pytest.mark.requirement
@@ -179,7 +180,7 @@ def test_unknown_manifest_error_names_manifest_unknown(
 
 
 @pytest.fixture
-def big_blob(pusher, seeded: dict[str, str]) -> data.Blob:  # type: ignore[no-untyped-def]
+def big_blob(pusher: Pusher, seeded: dict[str, str]) -> data.Blob:
     """A 4 KiB blob for range requests (in the seeded repository)."""
     blob = data.Blob.random(4096)
     if pusher.repo != seeded["repo"]:
@@ -188,7 +189,7 @@ def big_blob(pusher, seeded: dict[str, str]) -> data.Blob:  # type: ignore[no-un
     return blob
 
 
-def _ranged(client: RegistryClient, repo: str, blob: data.Blob, spec: str):  # type: ignore[no-untyped-def]
+def _ranged(client: RegistryClient, repo: str, blob: data.Blob, spec: str) -> requests.Response:
     resp = client.get(f"/v2/{repo}/blobs/{blob.digest}", headers={"Range": f"bytes={spec}"})
     if resp.status_code == 200:
         check_equal(resp.content, blob.data, f"{where(resp)} body (Range ignored)")
@@ -203,11 +204,11 @@ def _ranged(client: RegistryClient, repo: str, blob: data.Blob, spec: str):  # t
 )
 def test_blob_range_returns_206_with_those_bytes(
     client: RegistryClient,
-    pusher,
+    pusher: Pusher,
     big_blob: data.Blob,
     spec: str,
     first: int,
-    last: int,  # type: ignore[no-untyped-def]
+    last: int,
 ) -> None:
     """A satisfiable byte range is answered 206 with Content-Range and exactly those bytes."""
     resp = _ranged(client, pusher.repo, big_blob, spec)
@@ -227,9 +228,9 @@ def test_blob_range_returns_206_with_those_bytes(
 @pytest.mark.parametrize("spec", ["5000-10000", "4096-"])
 def test_unsatisfiable_blob_range_returns_416(
     client: RegistryClient,
-    pusher,
+    pusher: Pusher,
     big_blob: data.Blob,
-    spec: str,  # type: ignore[no-untyped-def]
+    spec: str,
 ) -> None:
     """A range starting beyond the blob's end is answered 416."""
     resp = _ranged(client, pusher.repo, big_blob, spec)
