@@ -1,0 +1,1 @@
+"""OCI Distribution Spec suite: pull, push, content discovery, content management."""
