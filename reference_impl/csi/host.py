@@ -76,6 +76,12 @@ def loop_attach(backing: Path) -> str:
     return _run("losetup", "--find", "--show", str(backing))
 
 
+def loop_attach_readonly(backing: Path) -> str:
+    """Attach ``backing`` to a new read-only loop device (bind mounts cannot make a device
+    node read-only: the kernel checks the mount's ro flag only for regular files)."""
+    return _run("losetup", "--read-only", "--find", "--show", str(backing))
+
+
 def loop_find(backing: Path) -> str:
     """The loop device backed by ``backing``, or ``""``."""
     out = _run("losetup", "--noheadings", "--output", "NAME", "--associated", str(backing))

@@ -133,20 +133,32 @@ class NodeService(csi_pb2_grpc.NodeServicer):
                     "volume_capability: SINGLE_NODE_SINGLE_WRITER volume is already "
                     f"published at {sorted(record['published'])}"
                 )
-            self._publish(record, staging, target, readonly)
+            device = self._publish(record, staging, target, readonly)
             with self.store.mutex:
                 record["published"][target] = wanted
+                if device:
+                    record.setdefault("readonly_loops", {})[target] = device
                 self.store.save()
         return csi_pb2.NodePublishVolumeResponse()
 
-    def _publish(self, record: dict, staging: str, target: str, readonly: bool) -> None:
-        if record["block"]:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-            Path(target).touch(exist_ok=True)
-            host.bind_mount(record["loop"], target, readonly=readonly)
-        else:
+    def _publish(self, record: dict, staging: str, target: str, readonly: bool) -> str:
+        """Mount the volume at ``target``; returns a read-only loop device made for it."""
+        if not record["block"]:
             Path(target).mkdir(parents=True, exist_ok=True)
             host.bind_mount(staging, target, readonly=readonly)
+            return ""
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).touch(exist_ok=True)
+        device = record["loop"]
+        if readonly:
+            device = host.loop_attach_readonly(self.driver.volume_data(record))
+        try:
+            host.bind_mount(device, target, readonly=readonly)
+        except host.HostError:
+            if readonly:
+                host.loop_detach(device)
+            raise
+        return device if readonly else ""
 
     @rpc
     def NodeUnpublishVolume(self, request, context):  # noqa: N802
@@ -156,6 +168,9 @@ class NodeService(csi_pb2_grpc.NodeServicer):
             if target not in record["published"]:
                 return csi_pb2.NodeUnpublishVolumeResponse()
             host.unmount(target)
+            device = record.get("readonly_loops", {}).pop(target, "")
+            if device:
+                host.loop_detach(device)
             # The plugin created the target, so it removes it (spec.md "NodeUnpublishVolume").
             with contextlib.suppress(FileNotFoundError):
                 if os.path.isdir(target):
