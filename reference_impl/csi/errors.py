@@ -79,3 +79,25 @@ def rpc(method: F) -> F:
         return None  # unreachable: abort raises
 
     return wrapper  # type: ignore[return-value]
+
+
+def stream_rpc(method: F) -> F:
+    """Like :func:`rpc`, for server-streaming methods (generators)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        name = method.__name__
+        log.debug("rpc %s (stream)", name)
+        try:
+            self.driver.check(request)
+            yield from method(self, request, context)
+        except CsiError as err:
+            log.debug("rpc %s -> %s: %s", name, err.code.name, err.message)
+            if err.code == grpc.StatusCode.NOT_FOUND and self.driver.fault("missing-is-ok"):
+                return
+            context.abort(err.code, err.message)
+        except Exception as err:
+            log.exception("rpc %s failed unexpectedly", name)
+            context.abort(grpc.StatusCode.INTERNAL, f"{name}: {type(err).__name__}: {err}")
+
+    return wrapper  # type: ignore[return-value]

@@ -33,6 +33,7 @@ class IdentityService(csi_pb2_grpc.IdentityServicer):
             _Service.CONTROLLER_SERVICE,
             _Service.VOLUME_ACCESSIBILITY_CONSTRAINTS,
             _Service.GROUP_CONTROLLER_SERVICE,
+            _Service.SNAPSHOT_METADATA_SERVICE,
         )
         caps = [csi_pb2.PluginCapability(service=_Service(type=t)) for t in services]
         caps.append(csi_pb2.PluginCapability(volume_expansion=_Expansion(type=_Expansion.ONLINE)))

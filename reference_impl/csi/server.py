@@ -14,6 +14,7 @@ from reference_impl.csi.driver import Config, Driver
 from reference_impl.csi.group import GroupControllerService
 from reference_impl.csi.identity import IdentityService
 from reference_impl.csi.node import NodeService
+from reference_impl.csi.snapmeta import SnapshotMetadataService
 from wire.proto.csi import csi_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ def build(config: Config) -> grpc.Server:
     csi_pb2_grpc.add_GroupControllerServicer_to_server(
         GroupControllerService(driver, controller), server
     )
+    csi_pb2_grpc.add_SnapshotMetadataServicer_to_server(SnapshotMetadataService(driver), server)
     server.add_insecure_port(f"unix://{os.path.abspath(path)}")
     server.start()
     log.info("serving CSI on %s (node %s, state %s)", path, config.node_id, config.state_dir)

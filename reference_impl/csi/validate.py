@@ -43,6 +43,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "CreateVolumeGroupSnapshotRequest": ("name", "source_volume_ids"),
     "DeleteVolumeGroupSnapshotRequest": ("group_snapshot_id", "snapshot_ids"),
     "GetVolumeGroupSnapshotRequest": ("group_snapshot_id",),
+    "GetMetadataAllocatedRequest": ("snapshot_id",),
+    "GetMetadataDeltaRequest": ("base_snapshot_id", "target_snapshot_id"),
 }
 
 PATH_FIELDS = ("staging_target_path", "target_path", "volume_path")

@@ -38,6 +38,7 @@ EXPECTED_FAILURES = {
     "test_node_get_volume_stats_of_unknown_volume_is_not_found": "missing-is-ok",
     "test_get_snapshot_of_unknown_id_is_not_found": "missing-is-ok",
     "test_create_volume_from_unknown_snapshot_is_not_found": "missing-is-ok",
+    "test_get_metadata_allocated_of_unknown_snapshot_is_not_found": "missing-is-ok",
     # duplicate-names: CreateVolume makes a new volume for a name it already has
     "test_create_volume_twice_with_same_arguments_returns_same_volume": "duplicate-names",
     "test_parallel_create_volume_with_one_name_yields_one_volume": "duplicate-names",

@@ -68,8 +68,8 @@ class TestCheckRequest:
     @pytest.mark.parametrize(
         ("value", "kind", "expected"),
         [
-            (new_id("vol"), "vol", True),
-            (new_id("snap"), "vol", False),
+            ("vol-" + "0123456789abcdef" * 2, "vol", True),
+            ("snap-" + "0123456789abcdef" * 2, "vol", False),
             ("vol-../../etc", "vol", False),
             ("vol-" + "A" * 32, "vol", False),
         ],
@@ -77,6 +77,11 @@ class TestCheckRequest:
     def test_ids_match_the_strict_pattern(self, value, kind, expected):
         """Only ids of the driver's own shape can name an object (no path tricks)."""
         assert validate.valid_id(value, kind) is expected
+
+    def test_new_ids_are_valid(self):
+        """Ids the driver issues pass its own pattern."""
+        assert validate.valid_id(new_id("vol"), "vol")
+        assert validate.valid_id(new_id("group"), "group")
 
 
 class TestPaging:
