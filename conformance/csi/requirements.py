@@ -86,6 +86,9 @@ _ROWS: tuple[tuple[str, Level, str, str], ...] = (
      "ValidateVolumeCapabilities without capabilities is refused with INVALID_ARGUMENT."),
     ("ValidateVolumeCapabilities-confirms", MUST, "ValidateVolumeCapabilities",
      "The capabilities a volume was created with are confirmed."),
+    ("ValidateVolumeCapabilities-mismatch-not-confirmed", MUST,
+     "ValidateVolumeCapabilities",
+     "A capability of another access type than the volume's is not confirmed."),
     ("ValidateVolumeCapabilities-unknown-volume-not-found", MUST,
      "ValidateVolumeCapabilities Errors",
      "Validating a volume that does not exist is refused with NOT_FOUND."),
@@ -187,7 +190,7 @@ _ROWS: tuple[tuple[str, Level, str, str], ...] = (
     ("NodeExpandVolume-unknown-volume-not-found", MUST, "NodeExpandVolume Errors",
      "Expanding an unknown volume on the node is refused with NOT_FOUND."),
     ("NodeExpandVolume-after-publish", MUST, "NodeExpandVolume",
-     "Node expansion of a published volume reaches the requested size."),
+     "Node expansion of a published volume reaches the requested size, also when repeated."),
     # -- node ----------------------------------------------------------------------------------
     ("NodeGetCapabilities-known-types", MUST, "NodeGetCapabilities",
      "Node capabilities are RPC types the spec defines."),

@@ -375,6 +375,32 @@ def test_validate_volume_capabilities_confirms_creation_capabilities(csi, tracke
     )
 
 
+@pytest.mark.requirement("ValidateVolumeCapabilities-mismatch-not-confirmed")
+def test_validate_volume_capabilities_does_not_confirm_other_access_type(csi, tracker):
+    """A capability of the other access type (block vs mount) is not confirmed."""
+    csi.require("CREATE_DELETE_VOLUME")
+    volume = tracker.create_volume()
+    other = csi.capability("mount" if csi.access_type == "block" else "block")
+    request = csi.with_secrets(
+        csi_pb2.ValidateVolumeCapabilitiesRequest(
+            volume_id=volume.volume_id, volume_capabilities=[other]
+        )
+    )
+
+    try:
+        reply = csi.services.controller.ValidateVolumeCapabilities(request)
+    except grpc.RpcError as err:
+        # Refusing an unsupported capability outright is also allowed (spec.md "Error Scheme").
+        check_equal(err.code().name, "INVALID_ARGUMENT", "ValidateVolumeCapabilities status")
+        return
+    check(
+        not reply.HasField("confirmed"),
+        "ValidateVolumeCapabilitiesResponse.confirmed",
+        "absent for a capability the volume cannot serve",
+        str(reply.confirmed),
+    )
+
+
 @pytest.mark.requirement("ValidateVolumeCapabilities-unknown-volume-not-found")
 def test_validate_volume_capabilities_of_unknown_volume_is_not_found(csi):
     """ValidateVolumeCapabilities for a volume that does not exist fails with NOT_FOUND."""

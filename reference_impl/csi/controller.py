@@ -67,8 +67,9 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
         size = self._requested_size(request.capacity_range)
         self._check_mutable(request.mutable_parameters)
         self._check_topology(request)
-        source, source_path, size = self._content_source(request, block, size)
-        with self.driver.locks.hold("name:" + request.name):
+        # The source's lock keeps it from being deleted while its data is copied.
+        with self.driver.locks.hold("name:" + request.name, *self._source_key(request)):
+            source, source_path, size = self._content_source(request, block, size)
             existing = None
             if not self.driver.fault("duplicate-names"):
                 existing = self.store.find_by("volumes", "name", request.name)
@@ -111,6 +112,12 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
         requisite = request.accessibility_requirements.requisite
         if requisite and not any(self.driver.topology_matches(t) for t in requisite):
             raise exhausted("accessibility_requirements: no requisite topology is this node's")
+
+    @staticmethod
+    def _source_key(request: Any) -> tuple[str, ...]:
+        src = request.volume_content_source
+        object_id = src.snapshot.snapshot_id or src.volume.volume_id
+        return (object_id,) if object_id else ()
 
     def _content_source(self, request: Any, block: bool, size: int) -> tuple[Any, Any, int]:
         if not request.HasField("volume_content_source"):
@@ -199,12 +206,12 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
 
     @rpc
     def ControllerPublishVolume(self, request, context):  # noqa: N802
-        record = self.driver.volume(request.volume_id)
-        if request.node_id != self.driver.config.node_id:
-            raise not_found(f"node_id: node {request.node_id!r} does not exist")
-        if wants_block([request.volume_capability], "volume_capability") != record["block"]:
-            raise invalid("volume_capability: access type differs from the volume's")
-        with self.driver.locks.hold(record["id"]):
+        with self.driver.locks.hold(request.volume_id):
+            record = self.driver.volume(request.volume_id)
+            if request.node_id != self.driver.config.node_id:
+                raise not_found(f"node_id: node {request.node_id!r} does not exist")
+            if wants_block([request.volume_capability], "volume_capability") != record["block"]:
+                raise invalid("volume_capability: access type differs from the volume's")
             known = record["nodes"].get(request.node_id)
             if known is not None:
                 if known["readonly"] != request.readonly:
