@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from conformance.core import check, check_equal
-from conformance.csi.client import expect_code, ok
+from conformance.core import check, check_equal, not_applicable
+from conformance.csi.client import expect_code, expect_codes, ok
 from conformance.csi.target import unique_name
 from wire.proto.csi import csi_pb2
 
@@ -186,3 +186,22 @@ def test_delete_group_snapshot_twice_and_unknown_succeed(csi, tracker):
         NOT_FOUND,
         "GetVolumeGroupSnapshot after delete",
     )
+
+
+@pytest.mark.requirement("DeleteSnapshot-group-member-invalid-argument")
+def test_delete_snapshot_of_group_member_is_refused_with_invalid_argument(csi, tracker):
+    """A plugin refusing to delete a group member alone says INVALID_ARGUMENT."""
+    csi.require_group()
+    csi.require("CREATE_DELETE_SNAPSHOT")
+    _, group = create_group(csi, tracker)
+    member = group.snapshots[0]
+    if not member.group_snapshot_id:
+        not_applicable("the plugin treats group members as independent snapshots")
+    request = csi.with_secrets(csi_pb2.DeleteSnapshotRequest(snapshot_id=member.snapshot_id))
+
+    # The spec lets the plugin refuse (then with INVALID_ARGUMENT) or comply.
+    code = expect_codes(
+        csi.services.controller.DeleteSnapshot, request, (INVALID, grpc.StatusCode.OK)
+    )
+    if code == grpc.StatusCode.OK:
+        tracker.groups.pop()

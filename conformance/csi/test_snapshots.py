@@ -366,6 +366,12 @@ def test_create_volume_from_snapshot_has_the_snapshot_data(csi, tracker):
         snapshot.snapshot_id,
         "Volume.content_source.snapshot.snapshot_id",
     )
+    check(
+        volume.capacity_bytes == 0 or volume.capacity_bytes >= snapshot.size_bytes,
+        "Volume.capacity_bytes",
+        f"0 (unknown) or at least the snapshot's size_bytes {snapshot.size_bytes}",
+        volume.capacity_bytes,
+    )
     check_equal(_read_back(csi, tracker, volume), text, "data in the restored volume")
 
 
