@@ -81,8 +81,46 @@ class EvidenceInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClie
         return outcome
 
     def intercept_unary_stream(self, continuation, client_call_details, request):
-        current_evidence().rpc(client_call_details.method, to_dict(request), code="STREAM")
-        return continuation(client_call_details, request)
+        stream = continuation(client_call_details, request)
+        return RecordingStream(stream, client_call_details.method, request)
+
+
+class RecordingStream:
+    """A server stream that records its messages and final status once it ends."""
+
+    def __init__(self, stream: Any, method: str, request: Message) -> None:
+        self._stream = stream
+        self._method = method
+        self._request = request
+        self._messages: list[Any] = []
+        self._recorded = False
+
+    def __iter__(self) -> RecordingStream:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            message = next(self._stream)
+        except StopIteration:
+            self._record("OK", "")
+            raise
+        except grpc.RpcError as err:
+            self._record(err.code().name, err.details() or "")
+            raise
+        self._messages.append(to_dict(message))
+        return message
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def _record(self, code: str, detail: str) -> None:
+        if self._recorded:
+            return
+        self._recorded = True
+        response = {"stream": self._messages} if code == "OK" else None
+        current_evidence().rpc(
+            self._method, to_dict(self._request), response=response, code=code, detail=detail
+        )
 
 
 class Stub:

@@ -47,6 +47,12 @@ class NodeService(csi_pb2_grpc.NodeServicer):
         if self.driver.inside_state(path):
             raise invalid(f"{field}: {path!r} lies inside the driver's state directory")
 
+    @staticmethod
+    def _fresh_target(path: str, field: str) -> None:
+        """Refuse to mount over a directory that already holds something (not ours)."""
+        if os.path.isdir(path) and not os.path.ismount(path) and os.listdir(path):
+            raise invalid(f"{field}: {path!r} exists and is not empty")
+
     def _check_type(self, record: dict, cap: csi_pb2.VolumeCapability) -> None:
         if (cap.WhichOneof("access_type") == "block") != record["block"]:
             kind = "block" if record["block"] else "mount"
@@ -71,6 +77,7 @@ class NodeService(csi_pb2_grpc.NodeServicer):
             if record["staged"]:
                 other = next(iter(record["staged"]))
                 raise precondition(f"staging_target_path: volume already staged at {other}")
+            self._fresh_target(path, "staging_target_path")
             self._stage(record, path)
             with self.store.mutex:
                 record["staged"][path] = wanted
@@ -133,6 +140,7 @@ class NodeService(csi_pb2_grpc.NodeServicer):
                     "volume_capability: SINGLE_NODE_SINGLE_WRITER volume is already "
                     f"published at {sorted(record['published'])}"
                 )
+            self._fresh_target(target, "target_path")
             device = self._publish(record, staging, target, readonly)
             with self.store.mutex:
                 record["published"][target] = wanted

@@ -191,3 +191,36 @@ def test_unknown_fault_name_is_refused(tmp_path):
 
     assert proc.returncode != 0
     assert "no-such-fault" in proc.stderr
+
+
+@needs_root
+def test_publish_onto_non_empty_directory_is_refused(driver):
+    """The driver never mounts over a directory that already holds files."""
+    volume = create(driver, "v")
+    staging = driver.base / "staging"
+    staging.mkdir()
+    occupied = driver.base / "occupied"
+    occupied.mkdir()
+    (occupied / "keep.txt").write_text("mine")
+    driver.node.NodeStageVolume(
+        csi_pb2.NodeStageVolumeRequest(
+            volume_id=volume.volume_id, staging_target_path=str(staging), volume_capability=cap()
+        )
+    )
+    request = csi_pb2.NodePublishVolumeRequest(
+        volume_id=volume.volume_id,
+        staging_target_path=str(staging),
+        volume_capability=cap(),
+        target_path=str(occupied),
+    )
+
+    with pytest.raises(grpc.RpcError) as info:
+        driver.node.NodePublishVolume(request)
+
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (occupied / "keep.txt").read_text() == "mine"
+    driver.node.NodeUnstageVolume(
+        csi_pb2.NodeUnstageVolumeRequest(
+            volume_id=volume.volume_id, staging_target_path=str(staging)
+        )
+    )
