@@ -89,10 +89,9 @@ def test_node_expand_without_required_field_is_invalid_argument(csi, tracker, mi
     """NodeExpandVolume without a volume id or volume path is INVALID_ARGUMENT."""
     csi.require("CREATE_DELETE_VOLUME", node=("EXPAND_VOLUME",))
     volume = tracker.create_volume()
-    target = tracker.make_available(volume.volume_id)
     request = csi_pb2.NodeExpandVolumeRequest(
         volume_id="" if missing == "volume_id" else volume.volume_id,
-        volume_path="" if missing == "volume_path" else target,
+        volume_path="" if missing == "volume_path" else csi.target_path(),
     )
 
     expect_code(csi.services.node.NodeExpandVolume, csi.with_secrets(request), INVALID)

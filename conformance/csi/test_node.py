@@ -190,8 +190,11 @@ def test_node_unstage_twice_succeeds(csi, tracker):
 @pytest.mark.parametrize("missing", ["volume_id", "target_path", "volume_capability"])
 def test_node_publish_without_required_field_is_invalid_argument(csi, tracker, missing):
     """NodePublishVolume without a volume id, target path or capability is INVALID_ARGUMENT."""
-    volume_id, staging = staged_volume(csi, tracker)
-    request = tracker.publish_request(volume_id, staging)
+    # Required fields are checked before any state, so the volume need not be staged.
+    csi.require("CREATE_DELETE_VOLUME")
+    volume = tracker.create_volume()
+    staging = csi.staging_path() if csi.stages else ""
+    request = tracker.publish_request(volume.volume_id, staging)
     if missing == "volume_capability":
         request.ClearField("volume_capability")
     else:
@@ -361,12 +364,11 @@ def test_node_unstage_of_unknown_volume_is_not_found_or_ok(csi):
 @pytest.mark.parametrize("missing", ["volume_id", "volume_path"])
 def test_node_get_volume_stats_without_required_field_is_invalid_argument(csi, tracker, missing):
     """NodeGetVolumeStats without a volume id or volume path is INVALID_ARGUMENT."""
-    csi.require(node=("GET_VOLUME_STATS",))
-    volume_id, staging = staged_volume(csi, tracker)
-    target = tracker.publish(volume_id, staging)
+    csi.require("CREATE_DELETE_VOLUME", node=("GET_VOLUME_STATS",))
+    volume = tracker.create_volume()
     request = csi_pb2.NodeGetVolumeStatsRequest(
-        volume_id="" if missing == "volume_id" else volume_id,
-        volume_path="" if missing == "volume_path" else target,
+        volume_id="" if missing == "volume_id" else volume.volume_id,
+        volume_path="" if missing == "volume_path" else csi.target_path(),
     )
 
     expect_code(csi.services.node.NodeGetVolumeStats, request, INVALID)
