@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import pytest
 
-from conformance.core import current_evidence, skip_host
+from conformance.core import EnvironmentProblem, current_evidence, skip_host
 from conformance.csi.client import ok
 from conformance.csi.target import (
     CsiTarget,
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 @pytest.fixture(scope="session")
 def csi(conformance: Any) -> Iterator[CsiTarget]:
     """The plugin under test; the bundled reference driver when no endpoint is given."""
-    reference = None
+    reference, target = None, None
     if not conformance.option("--csi-endpoint"):
         if os.geteuid() != 0:
             skip_host("the reference CSI driver needs root for bind mounts and loop devices")
@@ -56,6 +56,16 @@ def csi(conformance: Any) -> Iterator[CsiTarget]:
     finally:
         if reference is not None:
             reference.stop()
+        elif target is not None and target.owned_dir is not None:
+            _remove_owned(target.owned_dir)
+
+
+def _remove_owned(directory: Path) -> None:
+    """Remove the suite's temporary path directory unless the plugin left a mount in it."""
+    left = mounts_under(directory)
+    if left:
+        raise EnvironmentProblem(f"the plugin left mounts under {directory}: {left}")
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 class Tracker:

@@ -131,6 +131,8 @@ class CsiTarget:
     node_caps: set[str] = field(default_factory=set)
     group_caps: set[str] = field(default_factory=set)
     node_info: csi_pb2.NodeGetInfoResponse = field(default_factory=csi_pb2.NodeGetInfoResponse)
+    owned_dir: Path | None = None
+    """A temporary directory the suite made for paths, removed at the end of the session."""
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -382,7 +384,9 @@ def open_target(opt: Any, reference: ReferenceDriver | None) -> CsiTarget:
         raise ConfigurationError(f"--csi-access-type: {access_type!r} is not mount or block")
     node = open_channel(endpoint)
     controller = open_channel(controller_endpoint) if controller_endpoint != endpoint else node
-    base = reference.workdir if reference else Path(tempfile.mkdtemp(prefix="csi-conf-"))
+    owned = None if reference else Path(tempfile.mkdtemp(prefix="csi-conf-"))
+    base = reference.workdir if reference else owned
+    assert base is not None
     params = Params.load(opt("--csi-params"))
     if reference is not None and not params.mutable:
         # The reference accepts these keys (its --mutable-parameters default).
@@ -398,6 +402,7 @@ def open_target(opt: Any, reference: ReferenceDriver | None) -> CsiTarget:
         fs_type=str(opt("--csi-fs-type") or ""),
         params=params,
         attach_limit_max=int(opt("--csi-attach-limit-max")),
+        owned_dir=owned,
     )
     target.staging_dir.mkdir(parents=True, exist_ok=True)
     target.target_dir.mkdir(parents=True, exist_ok=True)
