@@ -375,6 +375,19 @@ def release_under(directory: Path) -> list[str]:
     return released
 
 
+def _path_dirs(opt: Any, reference: ReferenceDriver | None) -> tuple[Path, Path, Path | None]:
+    """Staging and target parents, and the temporary directory made for them (if any)."""
+    staging, targets = opt("--csi-staging-dir"), opt("--csi-target-dir")
+    owned = None
+    if reference is not None:
+        base = reference.workdir
+    elif staging and targets:
+        base = Path(staging)
+    else:
+        base = owned = Path(tempfile.mkdtemp(prefix="csi-conf-"))
+    return Path(staging or base / "staging"), Path(targets or base / "targets"), owned
+
+
 def open_target(opt: Any, reference: ReferenceDriver | None) -> CsiTarget:
     """Build the target from the options (``opt`` is the ``conformance.option`` function)."""
     endpoint = reference.endpoint if reference else opt("--csi-endpoint")
@@ -382,21 +395,19 @@ def open_target(opt: Any, reference: ReferenceDriver | None) -> CsiTarget:
     access_type = str(opt("--csi-access-type")).lower()
     if access_type not in ("mount", "block"):
         raise ConfigurationError(f"--csi-access-type: {access_type!r} is not mount or block")
-    node = open_channel(endpoint)
-    controller = open_channel(controller_endpoint) if controller_endpoint != endpoint else node
-    owned = None if reference else Path(tempfile.mkdtemp(prefix="csi-conf-"))
-    base = reference.workdir if reference else owned
-    assert base is not None
     params = Params.load(opt("--csi-params"))
     if reference is not None and not params.mutable:
         # The reference accepts these keys (its --mutable-parameters default).
         params = dataclasses.replace(params, mutable={"iops": "3000"})
+    node = open_channel(endpoint)
+    controller = open_channel(controller_endpoint) if controller_endpoint != endpoint else node
+    staging_dir, target_dir, owned = _path_dirs(opt, reference)
     target = CsiTarget(
         endpoint=endpoint,
         controller_endpoint=controller_endpoint,
         services=Services(node, controller),
-        staging_dir=Path(opt("--csi-staging-dir") or base / "staging"),
-        target_dir=Path(opt("--csi-target-dir") or base / "targets"),
+        staging_dir=staging_dir,
+        target_dir=target_dir,
         access_type=access_type,
         volume_size=int(opt("--csi-volume-size")),
         fs_type=str(opt("--csi-fs-type") or ""),
@@ -404,7 +415,12 @@ def open_target(opt: Any, reference: ReferenceDriver | None) -> CsiTarget:
         attach_limit_max=int(opt("--csi-attach-limit-max")),
         owned_dir=owned,
     )
-    target.staging_dir.mkdir(parents=True, exist_ok=True)
-    target.target_dir.mkdir(parents=True, exist_ok=True)
-    target.discover()
+    try:
+        target.staging_dir.mkdir(parents=True, exist_ok=True)
+        target.target_dir.mkdir(parents=True, exist_ok=True)
+        target.discover()
+    except BaseException:
+        if owned is not None:
+            shutil.rmtree(owned, ignore_errors=True)
+        raise
     return target
