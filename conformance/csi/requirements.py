@@ -144,7 +144,7 @@ _ROWS: tuple[tuple[str, Level, str, str], ...] = (
     # -- snapshots -----------------------------------------------------------------------------
     ("CreateSnapshot-missing-fields-invalid-argument", MUST, "CreateSnapshot",
      "CreateSnapshot without a name or source volume is refused with INVALID_ARGUMENT."),
-    ("CreateSnapshot-returns-snapshot", MUST, "Snapshot",
+    ("CreateSnapshot-returns-snapshot", MUST, "CreateSnapshot",
      "A snapshot reports its id, its source volume and its creation time."),
     ("CreateSnapshot-idempotent", MUST, "CreateSnapshot",
      "CreateSnapshot repeated with one name and source returns the same snapshot."),
@@ -247,7 +247,7 @@ _ROWS: tuple[tuple[str, Level, str, str], ...] = (
      "Group controller capabilities are RPC types the spec defines."),
     ("CreateVolumeGroupSnapshot-missing-fields-invalid-argument", MUST, "CreateVolumeGroupSnapshot",
      "CreateVolumeGroupSnapshot without a name or source volumes is INVALID_ARGUMENT."),
-    ("CreateVolumeGroupSnapshot-creates", MUST, "VolumeGroupSnapshot",
+    ("CreateVolumeGroupSnapshot-creates", MUST, "CreateVolumeGroupSnapshot",
      "A group snapshot has an id, a creation time and one snapshot per source volume."),
     ("CreateVolumeGroupSnapshot-idempotent", MUST, "CreateVolumeGroupSnapshot",
      "Repeating CreateVolumeGroupSnapshot with one name and volumes returns the same group."),
