@@ -31,7 +31,15 @@ MiB = 1024 * 1024
 GiB = 1024 * MiB
 DEFAULT_SIZE = 16 * MiB
 FAULTS_ENV = "CSI_REFERENCE_FAULTS"
-FAULTS = frozenset({"skip-validation", "missing-is-ok", "duplicate-names", "accept-any-token"})
+FAULTS = frozenset(
+    {
+        "skip-validation",
+        "missing-is-ok",
+        "duplicate-names",
+        "accept-any-token",
+        "hide-snapshot-metadata",
+    }
+)
 """Deliberate misbehaviour for showing that the suite's negative tests can fail."""
 
 

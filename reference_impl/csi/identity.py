@@ -35,6 +35,9 @@ class IdentityService(csi_pb2_grpc.IdentityServicer):
             _Service.GROUP_CONTROLLER_SERVICE,
             _Service.SNAPSHOT_METADATA_SERVICE,
         )
+        if self.driver.fault("hide-snapshot-metadata"):
+            # Serve the service without advertising it: callers must get UNIMPLEMENTED.
+            services = tuple(t for t in services if t != _Service.SNAPSHOT_METADATA_SERVICE)
         caps = [csi_pb2.PluginCapability(service=_Service(type=t)) for t in services]
         caps.append(csi_pb2.PluginCapability(volume_expansion=_Expansion(type=_Expansion.ONLINE)))
         return csi_pb2.GetPluginCapabilitiesResponse(capabilities=caps)
