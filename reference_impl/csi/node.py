@@ -62,12 +62,12 @@ class NodeService(csi_pb2_grpc.NodeServicer):
 
     @rpc
     def NodeStageVolume(self, request, context):  # noqa: N802
-        record = self.driver.volume(request.volume_id)
-        path = request.staging_target_path
-        self._own_path(path, "staging_target_path")
-        self._check_type(record, request.volume_capability)
-        wanted = {"mode": _mode(request.volume_capability)}
-        with self.driver.locks.hold(record["id"]):
+        with self.driver.locks.hold(request.volume_id):
+            record = self.driver.volume(request.volume_id)
+            path = request.staging_target_path
+            self._own_path(path, "staging_target_path")
+            self._check_type(record, request.volume_capability)
+            wanted = {"mode": _mode(request.volume_capability)}
             if path in record["staged"]:
                 if record["staged"][path] != wanted:
                     raise already_exists(
@@ -82,7 +82,7 @@ class NodeService(csi_pb2_grpc.NodeServicer):
             with self.store.mutex:
                 record["staged"][path] = wanted
                 self.store.save()
-        return csi_pb2.NodeStageVolumeResponse()
+            return csi_pb2.NodeStageVolumeResponse()
 
     def _stage(self, record: dict, path: str) -> None:
         if record["block"]:
@@ -93,9 +93,9 @@ class NodeService(csi_pb2_grpc.NodeServicer):
 
     @rpc
     def NodeUnstageVolume(self, request, context):  # noqa: N802
-        record = self.driver.volume(request.volume_id)
-        path = request.staging_target_path
-        with self.driver.locks.hold(record["id"]):
+        with self.driver.locks.hold(request.volume_id):
+            record = self.driver.volume(request.volume_id)
+            path = request.staging_target_path
             if path not in record["staged"]:
                 return csi_pb2.NodeUnstageVolumeResponse()
             if record["published"]:
@@ -111,24 +111,26 @@ class NodeService(csi_pb2_grpc.NodeServicer):
             with self.store.mutex:
                 del record["staged"][path]
                 self.store.save()
-        return csi_pb2.NodeUnstageVolumeResponse()
+            return csi_pb2.NodeUnstageVolumeResponse()
 
     # -- publishing ------------------------------------------------------------------------
 
     @rpc
     def NodePublishVolume(self, request, context):  # noqa: N802
-        record = self.driver.volume(request.volume_id)
-        target, staging = request.target_path, request.staging_target_path
-        self._own_path(target, "target_path")
-        if not staging:
-            raise precondition("staging_target_path: required because the volume must be staged")
-        if staging not in record["staged"]:
-            raise precondition(f"staging_target_path: volume is not staged at {staging}")
-        self._check_type(record, request.volume_capability)
-        mode = _mode(request.volume_capability)
-        readonly = request.readonly or mode in READ_ONLY_MODES
-        wanted = {"readonly": readonly, "mode": mode}
-        with self.driver.locks.hold(record["id"]):
+        with self.driver.locks.hold(request.volume_id):
+            record = self.driver.volume(request.volume_id)
+            target, staging = request.target_path, request.staging_target_path
+            self._own_path(target, "target_path")
+            if not staging:
+                raise precondition(
+                    "staging_target_path: required because the volume must be staged"
+                )
+            if staging not in record["staged"]:
+                raise precondition(f"staging_target_path: volume is not staged at {staging}")
+            self._check_type(record, request.volume_capability)
+            mode = _mode(request.volume_capability)
+            readonly = request.readonly or mode in READ_ONLY_MODES
+            wanted = {"readonly": readonly, "mode": mode}
             known = record["published"].get(target)
             if known is not None:
                 if known != wanted:
@@ -147,7 +149,7 @@ class NodeService(csi_pb2_grpc.NodeServicer):
                 if device:
                     record.setdefault("readonly_loops", {})[target] = device
                 self.store.save()
-        return csi_pb2.NodePublishVolumeResponse()
+            return csi_pb2.NodePublishVolumeResponse()
 
     def _publish(self, record: dict, staging: str, target: str, readonly: bool) -> str:
         """Mount the volume at ``target``; returns a read-only loop device made for it."""
@@ -170,9 +172,9 @@ class NodeService(csi_pb2_grpc.NodeServicer):
 
     @rpc
     def NodeUnpublishVolume(self, request, context):  # noqa: N802
-        record = self.driver.volume(request.volume_id)
-        target = request.target_path
-        with self.driver.locks.hold(record["id"]):
+        with self.driver.locks.hold(request.volume_id):
+            record = self.driver.volume(request.volume_id)
+            target = request.target_path
             if target not in record["published"]:
                 return csi_pb2.NodeUnpublishVolumeResponse()
             host.unmount(target)
@@ -188,7 +190,7 @@ class NodeService(csi_pb2_grpc.NodeServicer):
             with self.store.mutex:
                 del record["published"][target]
                 self.store.save()
-        return csi_pb2.NodeUnpublishVolumeResponse()
+            return csi_pb2.NodeUnpublishVolumeResponse()
 
     # -- stats, expansion, info ------------------------------------------------------------
 
