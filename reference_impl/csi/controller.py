@@ -348,6 +348,8 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
             "size": 0,
         }
         with self.driver.locks.hold(volume["id"]):
+            # The volume may have been deleted since it was looked up.
+            self.driver.volume(volume["id"], "source_volume_id")
             record["size"] = self.driver.make_snapshot_data(record, volume)
         with self.store.mutex:
             self.store.snapshots[record["id"]] = record
