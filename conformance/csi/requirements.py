@@ -185,6 +185,8 @@ _ROWS: tuple[tuple[str, Level, str, str], ...] = (
      "Expanding a volume that does not exist is refused with NOT_FOUND."),
     ("ControllerExpandVolume-grows", MUST, "ControllerExpandVolume",
      "Expansion yields at least the requested capacity, and repeating it succeeds."),
+    ("ControllerExpandVolume-already-larger-ok", SHOULD, "ControllerExpandVolume",
+     "Expanding a volume already at least as large succeeds and does not shrink it."),
     ("NodeExpandVolume-missing-fields-invalid-argument", MUST, "NodeExpandVolume",
      "NodeExpandVolume without volume id or volume path is INVALID_ARGUMENT."),
     ("NodeExpandVolume-unknown-volume-not-found", MUST, "NodeExpandVolume Errors",

@@ -83,6 +83,31 @@ def test_controller_expand_grows_volume_to_at_least_requested(csi, tracker):
     )
 
 
+@pytest.mark.requirement("ControllerExpandVolume-already-larger-ok")
+def test_controller_expand_to_smaller_size_succeeds_without_shrinking(csi, tracker):
+    """Asking to expand a volume already larger than the request succeeds and shrinks nothing."""
+    csi.require("CREATE_DELETE_VOLUME", "EXPAND_VOLUME")
+    volume = tracker.create_volume()
+    wanted = max(volume.capacity_bytes, csi.volume_size) * 2
+    grown = ok(
+        csi.services.controller.ControllerExpandVolume,
+        expand_request(csi, volume.volume_id, wanted),
+    )
+
+    reply = ok(
+        csi.services.controller.ControllerExpandVolume,
+        expand_request(csi, volume.volume_id, wanted // 2),
+        "ControllerExpandVolume to a smaller size",
+    )
+
+    check(
+        reply.capacity_bytes >= grown.capacity_bytes,
+        "ControllerExpandVolumeResponse.capacity_bytes",
+        f">= {grown.capacity_bytes} (no shrinking)",
+        reply.capacity_bytes,
+    )
+
+
 @pytest.mark.requirement("NodeExpandVolume-missing-fields-invalid-argument")
 @pytest.mark.parametrize("missing", ["volume_id", "volume_path"])
 def test_node_expand_without_required_field_is_invalid_argument(csi, tracker, missing):
