@@ -266,6 +266,8 @@ _ROWS: tuple[tuple[str, Level, str, str], ...] = (
      "Deleting a group with snapshot ids that are not its members is INVALID_ARGUMENT."),
     ("DeleteSnapshot-group-member-invalid-argument", MUST, "DeleteSnapshot Errors",
      "Refusing to delete a group snapshot's member alone is done with INVALID_ARGUMENT."),
+    ("DeleteVolumeGroupSnapshot-unknown-ok", MUST, "DeleteVolumeGroupSnapshot",
+     "Deleting a group snapshot that does not exist succeeds."),
     ("DeleteVolumeGroupSnapshot-idempotent", MUST, "DeleteVolumeGroupSnapshot",
      "Deleting a group twice succeeds, and the group is gone afterwards."),
     # -- snapshot metadata (alpha) -------------------------------------------------------------

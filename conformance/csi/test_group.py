@@ -164,7 +164,7 @@ def test_delete_group_snapshot_with_wrong_members_is_invalid_argument(csi, track
 
 
 @pytest.mark.requirement("DeleteVolumeGroupSnapshot-idempotent")
-def test_delete_group_snapshot_twice_and_unknown_succeed(csi, tracker):
+def test_delete_group_snapshot_twice_succeeds_and_group_is_gone(csi, tracker):
     """Deleting a group twice succeeds, and afterwards Get says NOT_FOUND."""
     csi.require_group()
     _, group = create_group(csi, tracker)
@@ -186,6 +186,17 @@ def test_delete_group_snapshot_twice_and_unknown_succeed(csi, tracker):
         NOT_FOUND,
         "GetVolumeGroupSnapshot after delete",
     )
+
+
+@pytest.mark.requirement("DeleteVolumeGroupSnapshot-unknown-ok")
+def test_delete_group_snapshot_of_unknown_id_succeeds(csi):
+    """Deleting a group snapshot that does not exist succeeds."""
+    csi.require_group()
+    request = csi_pb2.DeleteVolumeGroupSnapshotRequest(
+        group_snapshot_id=UNKNOWN_GROUP, snapshot_ids=["conformance-unknown-snapshot"]
+    )
+
+    ok(csi.services.group.DeleteVolumeGroupSnapshot, csi.with_secrets(request))
 
 
 @pytest.mark.requirement("DeleteSnapshot-group-member-invalid-argument")
