@@ -1,0 +1,1 @@
+"""Minimal but real reference implementations, one per specification."""

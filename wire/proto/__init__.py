@@ -1,0 +1,1 @@
+"""Interface definitions written from the published specifications, and their stubs."""
