@@ -449,6 +449,17 @@ _UNPACK = [
     ),
 ]
 
+_UNPACK.append(
+    _r(
+        "unpack-index-json-tolerance",
+        MUST,
+        "Image Layout: index.json file",
+        "image-layout.md#indexjson-file",
+        "A consumer finds a ref in index.json although other entries are nested indexes or of "
+        "unknown media types (those must not cause an error).",
+    )
+)
+
 CATALOGUE = Catalogue(
     suite="image",
     spec_name="OCI Image Format Specification",

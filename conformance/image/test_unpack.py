@@ -15,6 +15,9 @@ from conformance.core import Violation, check, check_equal, skip_host
 from conformance.image import sandbox as sb
 from conformance.image.sandbox import directory, hardlink, layer, reg, symlink
 from conformance.image.target import Unpacker
+from wire import image as img
+from wire import mediatypes as mt
+from wire.layout import LayoutWriter
 
 
 def _unpack(unpacker: Unpacker, tmp_path: Path, *layers: bytes) -> Path:
@@ -105,17 +108,50 @@ def test_hard_links_share_one_inode_across_layers(unpacker: Unpacker, tmp_path: 
     check(len(set(inodes.values())) == 1, "rootfs/h/{orig,same,cross}", "one inode", inodes)
 
 
+def _single_image_layout(root: Path, name: str) -> Path:
+    """A layout holding only the kit image ``name`` (blobs copied byte for byte)."""
+    image = kit.image(name)
+    writer = LayoutWriter(root)
+    for digest, data in image.blobs.items():
+        writer.write_blob(data, digest.split(":")[0])
+    writer.write_blob(image.manifest_bytes, image.digest.split(":")[0])
+    writer.tag(image.descriptor, name)
+    writer.save()
+    return root
+
+
 @pytest.mark.requirement("unpack-hardlinks")
 def test_kit_base_applets_are_hard_links(unpacker: Unpacker, tmp_path: Path) -> None:
     """Unpacking the kit's base image keeps every applet a hard link of busybox."""
+    layout = _single_image_layout(tmp_path / "layout", "base")
     dest = tmp_path / "rootfs"
 
-    proc = unpacker.run(kit.layout(), "base", dest)
+    proc = unpacker.run(layout, "base", dest)
 
     check_equal(proc.returncode, 0, f"{unpacker.name} exit status")
     busybox = (dest / "bin/busybox").stat()
     check_equal((dest / "bin/sh").stat().st_ino, busybox.st_ino, "rootfs/bin/sh inode")
     check(busybox.st_nlink > 100, "rootfs/bin/busybox link count", "> 100", busybox.st_nlink)
+
+
+@pytest.mark.requirement("unpack-index-json-tolerance")
+def test_ref_is_found_beside_nested_index_and_unknown_types(
+    unpacker: Unpacker, tmp_path: Path
+) -> None:
+    """A ref resolves in an index.json that also lists a nested index and an unknown type."""
+    layout = _single_image_layout(tmp_path / "layout", "base")
+    writer = LayoutWriter(layout)
+    base = kit.image("base")
+    nested = writer.put_json(img.image_index([base.descriptor]), mt.IMAGE_INDEX)
+    writer.tag(nested, "nested")
+    writer.tag(writer.put_blob(b"opaque\n", "application/vnd.example.unknown.v1"), "unknown")
+    writer.save()
+    dest = tmp_path / "rootfs"
+
+    proc = unpacker.run(layout, "base", dest)
+
+    check_equal(proc.returncode, 0, f"{unpacker.name} exit status")
+    check((dest / "bin/busybox").is_file(), "rootfs/bin/busybox", "unpacked", "missing")
 
 
 @pytest.mark.requirement("unpack-symlinks")
