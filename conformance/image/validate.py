@@ -339,8 +339,13 @@ class Validator:
 
     # -- descriptors ----------------------------------------------------------------------
 
-    def _descriptor(self, desc: Any, where: str) -> bool:
-        """Check one descriptor; True when it is usable (digest and size readable)."""
+    def _descriptor(self, desc: Any, where: str, *, stored: bool = True) -> bool:
+        """Check one descriptor; True when its content can be read and trusted.
+
+        With ``stored`` the content is expected in the layout: its presence and its length
+        are checked here, for every descriptor (two descriptors may share a digest and
+        still declare different sizes).
+        """
         r = self.report
         if not r.check("descriptor-fields", isinstance(desc, dict), where, "an object", desc):
             return False
@@ -383,7 +388,24 @@ class Validator:
                 "a distributable layer type",
                 media_type,
             )
-        return usable and size_ok
+        if not (usable and size_ok and stored):
+            return usable and size_ok and not stored
+        return self._stored_length(desc, where)
+
+    def _stored_length(self, desc: dict[str, Any], where: str) -> bool:
+        rel = LayoutReader.blob_rel(desc["digest"])
+        actual = self.reader.size(rel)
+        if not self.report.check(
+            "layout-blob-present", actual is not None, where, f"blob {rel} in the layout", "absent"
+        ):
+            return False
+        return self.report.check(
+            "descriptor-size",
+            actual == desc["size"],
+            _path(where, "size"),
+            f"the blob's length {actual}",
+            desc["size"],
+        )
 
     def _digest(self, digest: Any, where: str) -> bool:
         r = self.report
@@ -522,21 +544,9 @@ class Validator:
 
     def _blob_json(self, desc: dict[str, Any], where: str) -> Any:
         """Read and parse the JSON blob of a usable descriptor; None when absent or broken."""
-        digest, size = desc["digest"], desc["size"]
+        digest = desc["digest"]
         rel = LayoutReader.blob_rel(digest)
-        actual = self.reader.size(rel)
-        if not self.report.check(
-            "layout-blob-present", actual is not None, where, f"blob {rel} in the layout", "absent"
-        ):
-            return None
-        if not self.report.check(
-            "descriptor-size",
-            actual == size,
-            _path(where, "size"),
-            f"the blob's length {actual}",
-            size,
-        ):
-            return None
+        actual = desc["size"]
         if actual > MAX_JSON:
             self.report.fail(
                 "descriptor-size",
@@ -633,7 +643,7 @@ class Validator:
             )
         if "subject" in doc:
             self.report.check("manifest-subject", True, _path(where, "subject"), "", "")
-            if not self._descriptor(doc["subject"], _path(where, "subject")):
+            if not self._descriptor(doc["subject"], _path(where, "subject"), stored=False):
                 self.report.fail(
                     "manifest-subject",
                     _path(where, "subject"),
@@ -839,20 +849,6 @@ class Validator:
         if digest in self.layers:
             return self.layers[digest]
         rel = LayoutReader.blob_rel(digest)
-        actual = self.reader.size(rel)
-        if not self.report.check(
-            "layout-blob-present", actual is not None, where, f"blob {rel}", "absent"
-        ):
-            return None
-        if not self.report.check(
-            "descriptor-size",
-            actual == desc["size"],
-            _path(where, "size"),
-            f"the blob's length {actual}",
-            desc["size"],
-        ):
-            self.layers[digest] = LayerFacts(error="size")
-            return self.layers[digest]
         if not self.check_layers or not self._verify_blob(digest, rel):
             return None
         facts = self._read_layer(rel, LAYER_COMPRESSION[desc["mediaType"]], where)
