@@ -6,9 +6,14 @@ and oci-image-tool as unpackers. Each peer's failures are its declared deviation
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from conformance.image.runner import run_suite, with_outcome
 
@@ -128,3 +133,61 @@ class TestUnpackers:
             results, "known-deviation"
         )
         assert "test_dotdot_entries_stay_inside" in with_outcome(results, "passed")
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """A docker-registry (CNCF distribution) on a free loopback port, removed afterwards."""
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {tmp_path / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+    )
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("docker-registry did not start")
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+class TestRegistryFetch:
+    """--image-ref: an image pushed by skopeo to a loopback registry, fetched and validated."""
+
+    def test_multiarch_index_from_registry_validates(self, registry: str, tmp_path: Path) -> None:
+        """The kit's multi-platform index, round-tripped through a registry, validates."""
+        _needs("skopeo")
+        from conformance import kit
+
+        subprocess.run(
+            [
+                "skopeo", "copy", "--dest-tls-verify=false", "--multi-arch", "all",
+                f"oci:{kit.layout()}:multiarch", f"docker://{registry}/kit/multi:v1",
+            ],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+
+        results = run_suite(tmp_path, "--image-ref", f"{registry}/kit/multi:v1")
+
+        assert with_outcome(results, "failed", "error") == set()
+        assert "test_diff_ids_are_uncompressed_layer_digests[registry]" in with_outcome(
+            results, "passed"
+        )
