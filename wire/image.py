@@ -243,14 +243,17 @@ def _tree_entries(root: Path, mtime: int) -> Iterator[tuple[tarfile.TarInfo, Pat
         yield info, None
 
 
-def tar_from_tree(root: Path, mtime: int = FIXED_MTIME) -> bytes:
+def tar_from_tree(root: Path, mtime: int = FIXED_MTIME, first: Iterable[Entry] = ()) -> bytes:
     """A reproducible tar of the tree under ``root``.
 
     Entries are sorted by name, every mtime is ``mtime``, owner names are dropped (ids kept),
-    and files sharing an inode become hard links to the first name met.
+    and files sharing an inode become hard links to the first name met. ``first`` entries
+    (whiteouts, say, which should precede their siblings) are written before the tree.
     """
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for entry in first:
+            tar.addfile(_tarinfo(entry), io.BytesIO(entry.data) if entry.kind == "file" else None)
         for info, path in _tree_entries(root, mtime):
             if path is None:
                 tar.addfile(info)

@@ -91,12 +91,14 @@ class LayoutWriter:
         config: Mapping[str, Any] | None = None,
         annotations: Mapping[str, str] | None = None,
         platform: Mapping[str, Any] | None = None,
+        inline_config: bool = False,
         **config_fields: Any,
     ) -> dict[str, Any]:
         """Store an image made of ``layer_tars`` and return its manifest descriptor.
 
         ``config`` replaces the generated config (its ``rootfs`` is filled in); otherwise
-        ``config_fields`` go to :func:`wire.image.image_config`.
+        ``config_fields`` go to :func:`wire.image.image_config`. ``inline_config`` embeds the
+        config in its descriptor's ``data`` field too.
         """
         alg = algorithm or self.algorithm
         layers = [
@@ -111,7 +113,7 @@ class LayoutWriter:
         else:
             cfg = dict(config)
             cfg["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
-        config_desc = self.put_json(cfg, mt.IMAGE_CONFIG, algorithm=alg)
+        config_desc = self.put_json(cfg, mt.IMAGE_CONFIG, algorithm=alg, inline=inline_config)
         manifest = img.image_manifest(config_desc, layers, annotations=annotations)
         if platform is None:
             platform = {"architecture": cfg["architecture"], "os": cfg["os"]}

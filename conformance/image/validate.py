@@ -66,6 +66,8 @@ LAYER_COMPRESSION = {
     "application/vnd.docker.image.rootfs.diff.tar.gzip": "gzip",
 }
 NONDISTRIBUTABLE = {t for t in LAYER_COMPRESSION if ".nondistributable." in t}
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_TYPES = {
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -563,8 +565,11 @@ class Validator:
         if not self._descriptor(desc, where):
             return
         media_type = desc.get("mediaType")
-        if media_type not in (INDEX_TYPE, MANIFEST_TYPE):
-            if media_type in DOCKER_TYPES and not self.docker_compat:
+        followed = {INDEX_TYPE, MANIFEST_TYPE}
+        if self.docker_compat:
+            followed |= {DOCKER_LIST, DOCKER_MANIFEST}
+        if media_type not in followed:
+            if media_type in DOCKER_TYPES:
                 self.report.notes.append(f"{where}: Docker media type {media_type} not followed")
             return
         if desc["digest"] in self.visited:
@@ -583,7 +588,7 @@ class Validator:
             f"the descriptor's type {media_type}",
             doc.get("mediaType"),
         )
-        if media_type == INDEX_TYPE:
+        if media_type in (INDEX_TYPE, DOCKER_LIST):
             self._index(doc, inner, top=False)
         else:
             self._manifest(doc, inner, desc)
@@ -604,7 +609,8 @@ class Validator:
         if "mediaType" in doc:
             r.check(
                 "index-mediatype",
-                doc["mediaType"] == INDEX_TYPE,
+                doc["mediaType"] == INDEX_TYPE
+                or (self.docker_compat and doc["mediaType"] == DOCKER_LIST),
                 _path(where, "mediaType"),
                 INDEX_TYPE,
                 doc["mediaType"],
@@ -669,7 +675,8 @@ class Validator:
         if "mediaType" in doc:
             r.check(
                 "manifest-mediatype",
-                doc["mediaType"] == MANIFEST_TYPE,
+                doc["mediaType"] == MANIFEST_TYPE
+                or (self.docker_compat and doc["mediaType"] == DOCKER_MANIFEST),
                 _path(where, "mediaType"),
                 MANIFEST_TYPE,
                 doc["mediaType"],

@@ -3,6 +3,7 @@
 Commands::
 
     build  --rootfs DIR --layout DIR --ref NAME [--base REF] [--compression gzip|zstd|none]
+           [--whiteout PATH]... [--opaque DIR]... [--inline-config]
            [--algorithm sha256|sha512] [--entrypoint JSON] [--cmd JSON] [--env K=V]...
            [--user U] [--workdir D] [--label K=V]... [--expose P]... [--volume D]...
            [--stop-signal S] [--annotation K=V]... [--platform OS/ARCH[/VARIANT]]
@@ -63,10 +64,10 @@ def _read_json(reader: LayoutReader, digest: str) -> dict[str, Any]:
     return json.loads(data)
 
 
-def _base_image(layout: Path, ref: str | None) -> tuple[list[bytes], dict[str, Any] | None, str]:
-    """Layers (as stored), config and compression of ``--base``; nothing without one."""
+def _base_image(layout: Path, ref: str | None) -> tuple[list[bytes], dict[str, Any] | None]:
+    """The uncompressed layers and the config of ``--base``; nothing without one."""
     if ref is None:
-        return [], None, ""
+        return [], None
     with LayoutReader(layout) as reader:
         desc = reader.find_ref(ref)
         if desc is None:
@@ -77,16 +78,19 @@ def _base_image(layout: Path, ref: str | None) -> tuple[list[bytes], dict[str, A
         for layer in manifest["layers"]:
             data = reader.blob(layer["digest"]) or b""
             tars.append(img.decompress(data, img.compression_of(layer["mediaType"]) or "none"))
-    return tars, config, ""
+    return tars, config
 
 
 def cmd_build(args: argparse.Namespace) -> None:
     """Build an image from a directory tree (on top of ``--base`` when given)."""
     layout = Path(args.layout)
-    base_tars, base_config, _ = (
-        _base_image(layout, args.base) if layout.exists() else ([], None, "")
-    )
-    layer = img.tar_from_tree(Path(args.rootfs))
+    base_tars, base_config = _base_image(layout, args.base) if layout.exists() else ([], None)
+    whiteouts = img.LayerBuilder()
+    for directory in args.opaque or []:
+        whiteouts.opaque(directory.strip("/"))
+    for path in args.whiteout or []:
+        whiteouts.whiteout(path.strip("/"))
+    layer = img.tar_from_tree(Path(args.rootfs), first=whiteouts.entries)
     os_name, arch, variant = _platform(args.platform)
     execution = (base_config or {}).get("config") or {}
     env = list(execution.get("Env") or []) + list(args.env or [])
@@ -111,6 +115,7 @@ def cmd_build(args: argparse.Namespace) -> None:
         stop_signal=args.stop_signal or execution.get("StopSignal"),
         history=history,
         annotations=_pairs(args.annotation, "--annotation") or None,
+        inline_config=args.inline_config,
         platform={
             "architecture": arch,
             "os": os_name,
@@ -218,6 +223,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--stop-signal")
     build.add_argument("--annotation", action="append")
     build.add_argument("--platform", default=f"linux/{unpack._HOST_ARCH}")
+    build.add_argument("--whiteout", action="append", help="hide PATH of the base layers")
+    build.add_argument("--opaque", action="append", help="hide every base child of DIR")
+    build.add_argument("--inline-config", action="store_true", help="embed the config as data")
     build.set_defaults(func=cmd_build)
 
     artifact = sub.add_parser("artifact", help="store an artifact manifest")
