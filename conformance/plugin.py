@@ -313,7 +313,9 @@ def pytest_collection_modifyitems(
         item.stash[ITEM_INFO] = ItemInfo(catalogue, ids, catalogue.strongest(ids))
         _apply_timeout(config, item, catalogue.suite)
     if problems:
-        raise pytest.UsageError("conformance tests without valid requirements:\n  " + "\n  ".join(problems))
+        raise pytest.UsageError(
+            "conformance tests without valid requirements:\n  " + "\n  ".join(problems)
+        )
 
 
 def _apply_timeout(config: pytest.Config, item: pytest.Item, suite: str) -> None:

@@ -24,13 +24,14 @@ import re
 import tarfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import jsonschema
 import zstandard
 
 from conformance.image import schemas
-from wire.layout import LayoutReader
+from wire.layout import LayoutError, LayoutReader
 
 log = logging.getLogger(__name__)
 
@@ -932,3 +933,16 @@ def _decompressed(stream: BinaryIO, compression: str) -> BinaryIO:
 def validate(reader: LayoutReader, **kwargs: Any) -> Report:
     """Validate the layout behind ``reader`` (see :class:`Validator` for the options)."""
     return Validator(reader, **kwargs).run()
+
+
+def validate_path(path: Path, **kwargs: Any) -> Report:
+    """Validate the layout directory or tar at ``path``; an unreadable tar is a finding."""
+    try:
+        reader = LayoutReader(path)
+    except LayoutError as err:
+        report = Report()
+        for req in ("layout-oci-layout", "layout-blobs-dir", "layout-index-json"):
+            report.fail(req, str(path), "a readable layout directory or tar", str(err))
+        return report
+    with reader:
+        return validate(reader, **kwargs)

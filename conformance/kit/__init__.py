@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -253,7 +254,5 @@ def rootfs(name: str, dest: Path) -> Path:
 def _extract_trusted(layer_tar: bytes, dest: Path) -> None:
     # The kit's own layers have no whiteouts, devices or escaping names (it wrote them), so
     # tarfile's extraction is enough; crafted, untrusted layers go through an unpacker.
-    import io
-
     with tarfile.open(fileobj=io.BytesIO(layer_tar), mode="r:") as tar:
         tar.extractall(dest, numeric_owner=True, filter="fully_trusted")
