@@ -21,6 +21,7 @@ Typical use::
 
     from conformance import kit
     layout = kit.layout()                  # OCI layout dir holding every image above
+    archive = kit.layout_tar()             # the same layout as one tar
     kit.rootfs("pause", bundle / "rootfs") # unpacked rootfs for a runtime bundle
     image = kit.image("httpd")             # descriptor, manifest, config and blobs
     for digest, data in image.blobs.items(): ...
@@ -58,7 +59,7 @@ from conformance.kit.build import (
 )
 from wire import image as img
 from wire import mediatypes as mt
-from wire.layout import REF_NAME
+from wire.layout import REF_NAME, pack_tar
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ __all__ = [
     "cache_key",
     "image",
     "layout",
+    "layout_tar",
     "rootfs",
 ]
 
@@ -176,6 +178,26 @@ def layout() -> Path:
             staging.rename(final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def layout_tar() -> Path:
+    """The kit layout packed into a reproducible tar (for ``ctr image import`` and the like);
+    built once per cache key beside the layout."""
+    root = layout()
+    final = root.parent / f"{root.name}.tar"
+    if final.is_file():
+        return final
+    with _locked(root.parent / f"{root.name}.lock"):
+        if not final.is_file():
+            fd, tmp = tempfile.mkstemp(dir=root.parent, prefix=".tar-")
+            os.close(fd)
+            try:
+                pack_tar(root, Path(tmp))
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, final)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
     return final
 
 

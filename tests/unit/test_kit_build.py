@@ -147,6 +147,15 @@ class TestKitCache:
         assert len(outputs) == 1
         assert [p.name for p in kit_cache.iterdir() if p.is_dir()] == [Path(outputs.pop()).name]
 
+    def test_layout_tar_holds_the_layout(self, kit_cache: Path) -> None:
+        """layout_tar() packs the cached layout; a second call returns the same file."""
+        archive = kit.layout_tar()
+
+        with tarfile.open(archive) as tar:
+            names = set(tar.getnames())
+        assert {"index.json", "oci-layout"} <= names
+        assert kit.layout_tar() == archive
+
 
 class TestKitRootfs:
     """kit.rootfs() for runtime bundles."""
