@@ -31,7 +31,11 @@ class ValidatedLayout:
             Violation: for the first finding; the others are listed in its detail.
         """
         evidence = current_evidence()
-        evidence.note(f"layout {self.key}: {self.path}", checked=self.report.checked[requirement])
+        evidence.note(
+            f"layout {self.key}: {self.path}",
+            checked=self.report.checked[requirement],
+            validator_notes=self.report.notes[:MAX_LISTED],
+        )
         findings = self.report.of(requirement)
         if not findings and not self.report.checked[requirement]:
             not_applicable(f"the layout has no {what}")
