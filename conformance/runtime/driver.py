@@ -388,3 +388,10 @@ def wait_for_path(path: Path, pid: int | None, timeout: float = 10.0) -> bool:
     finally:
         if pidfd is not None:
             os.close(pidfd)
+
+
+def run_probe(container: Container, bundle: Any, *options: str) -> dict[str, Any]:
+    """Run the probe with ``options`` through create, start and exit; return its report."""
+    bundle.probe(*options, out="report.json")
+    container.run_to_exit()
+    return container.probe_report("report.json")

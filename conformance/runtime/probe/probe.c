@@ -17,6 +17,8 @@
  *   --sysctl NAME     read /proc/sys/NAME with dots as slashes (repeatable)
  *   --try NAME[:ARG]  call a syscall from a fixed table, report result and errno
  *   --wait-signal     before reporting, block until a signal arrives and report it
+ *   --stdin           read stdin to its end and include it in the report
+ *   --append PATH:TXT append the line TXT to PATH first (the hook-order log)
  *   --exit CODE       exit with CODE after reporting
  */
 #define _GNU_SOURCE
@@ -193,6 +195,7 @@ static void put_file(const char *name, const char *path)
 
 static void put_errno_obj(int ok, int err)
 {
+	first_field = 0;
 	puts_raw(ok ? "\"ok\":true,\"errno\":0" : "\"ok\":false");
 	if (!ok)
 		printf_raw(",\"errno\":%d,\"error\":", err), put_str(strerror(err));
@@ -563,7 +566,8 @@ struct request {
 	const char *stat[MAX_ITEMS], *read[MAX_ITEMS], *write[MAX_ITEMS], *mkdir[MAX_ITEMS];
 	const char *sysctl[MAX_ITEMS], *try[MAX_ITEMS];
 	int nstat, nread, nwrite, nmkdir, nsysctl, ntry;
-	int wait_signal, exit_code;
+	const char *append;
+	int wait_signal, read_stdin, exit_code;
 };
 
 static void add(const char **list, int *n, const char *value)
@@ -585,6 +589,10 @@ static void parse(int argc, char **argv, struct request *req)
 			req->wait_signal = 1;
 			continue;
 		}
+		if (!strcmp(a, "--stdin")) {
+			req->read_stdin = 1;
+			continue;
+		}
 		if (!v)
 			break;
 		i++;
@@ -602,6 +610,8 @@ static void parse(int argc, char **argv, struct request *req)
 			add(req->sysctl, &req->nsysctl, v);
 		else if (!strcmp(a, "--try"))
 			add(req->try, &req->ntry, v);
+		else if (!strcmp(a, "--append"))
+			req->append = v;
 		else if (!strcmp(a, "--exit"))
 			req->exit_code = atoi(v);
 	}
@@ -641,12 +651,52 @@ static int emit(const char *path)
 	return 0;
 }
 
+/* Append "TXT\n" to PATH in one write, so concurrent writers do not interleave. */
+static void append_line(const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	char path[PATH_MAX], line[256];
+	int fd, n;
+
+	if (!colon)
+		return;
+	snprintf(path, sizeof(path), "%.*s", (int)(colon - spec), spec);
+	n = snprintf(line, sizeof(line), "%s\n", colon + 1);
+	debug("appending to %s", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		fprintf(stderr, "probe: failed to open %s: %m\n", path);
+		return;
+	}
+	if (write(fd, line, (size_t)n) != n)
+		fprintf(stderr, "probe: failed to append to %s: %m\n", path);
+	close(fd);
+}
+
+static void report_stdin(void)
+{
+	static char data[1 << 16];
+	size_t total = 0;
+	ssize_t n;
+
+	while (total < sizeof(data)) {
+		n = read(0, data + total, sizeof(data) - total);
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+	key("stdin");
+	put_str_n(data, total);
+}
+
 int main(int argc, char **argv, char **envp)
 {
 	struct request req = { 0 };
 	int sig = 0, rc;
 
 	parse(argc, argv, &req);
+	if (req.append)
+		append_line(req.append);
 	if (req.wait_signal)
 		sig = wait_signal();
 	obj_open();
@@ -672,6 +722,8 @@ int main(int argc, char **argv, char **envp)
 	section("mkdir", req.mkdir, req.nmkdir, report_mkdir);
 	section("sysctl", req.sysctl, req.nsysctl, report_sysctl);
 	section("try", req.try, req.ntry, report_try);
+	if (req.read_stdin)
+		report_stdin();
 	key("signal");
 	printf_raw("%d", sig);
 	obj_close();
