@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -127,21 +129,30 @@ def new_id() -> str:
 @pytest.fixture
 def make_bundle(
     runtime: Runtime, rootfs_template: Path, tmp_path: Path
-) -> Callable[..., Bundle]:
-    """Factory of bundles in the test's temporary directory."""
+) -> Iterator[Callable[..., Bundle]]:
+    """Factory of bundles in the test's temporary directory (or a world-traversable one)."""
     counter = iter(range(1000))
+    public: list[Path] = []
 
-    def make(args: list[str] | None = None) -> Bundle:
-        path = tmp_path / f"bundle{next(counter)}"
+    def make(args: list[str] | None = None, traversable: bool = False) -> Bundle:
+        base = tmp_path
+        if traversable:
+            # pytest's temp root is 0700; a user namespace's mapped ids must reach the rootfs.
+            base = Path(tempfile.mkdtemp(prefix="conformance-runtime-"))
+            os.chmod(base, 0o755)
+            public.append(base)
+        path = base / f"bundle{next(counter)}"
         path.mkdir()
-        shared = tmp_path / "shared"
+        shared = base / "shared"
         shared.mkdir(exist_ok=True)
         os.chmod(shared, 0o777)
         clone_rootfs(rootfs_template, path / "rootfs")
         config = base_config(runtime.oci_version, args or ["/probe"], shared)
         return Bundle(path, shared, config)
 
-    return make
+    yield make
+    for base in public:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
@@ -156,7 +167,7 @@ def make_container(runtime: Runtime, tmp_path: Path) -> Iterator[Callable[..., C
     made: list[Container] = []
 
     def make(bundle: Bundle, cid: str | None = None, write: bool = True) -> Container:
-        ct = Container(runtime, cid or new_id(), bundle.path, tmp_path)
+        ct = Container(runtime, cid or new_id(), bundle.path, tmp_path, shared=bundle.shared)
         ct.on_create = bundle.write if write else None
         made.append(ct)
         return ct

@@ -217,6 +217,7 @@ class Container:
     wait_status: int | None = None
     extra_create_args: list[str] = field(default_factory=list)
     on_create: Callable[[], Any] | None = None
+    shared: Path = Path()
 
     @property
     def stdout_path(self) -> Path:
@@ -323,7 +324,7 @@ class Container:
 
     def probe_report(self, out: str = "") -> dict[str, Any]:
         """The probe's JSON report, from stdout or from the shared file ``out``."""
-        path = (self.workdir / "shared" / out) if out else self.stdout_path
+        path = (self.shared / out) if out else self.stdout_path
         try:
             text = path.read_text(errors="replace")
         except FileNotFoundError:
