@@ -70,6 +70,8 @@ def runtime(conformance: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     root = Path(configured_root) if configured_root else tmp_path_factory.mktemp("runtime-root")
     root.mkdir(parents=True, exist_ok=True)
     target = _resolve_target(conformance, root.resolve())
+    if conformance.option("--runtime-no-cgroups"):
+        target.cgroups = False
     ident = target.identify()
     features = target.features()
     rt = Runtime(
@@ -90,6 +92,7 @@ def runtime(conformance: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
         oci_version_declared=rt.oci_version,
         features=features is not None,
         how=target.how,
+        cgroups=target.cgroups,
         root=str(root),
     )
     become_subreaper()

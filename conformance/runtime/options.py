@@ -27,6 +27,13 @@ OPTIONS = [
         env=("CONFORMANCE_RUNTIME_PRESET",),
     ),
     Option(
+        "--runtime-no-cgroups",
+        "the invocation runs without cgroup management: cgroup tests are skipped as configured",
+        env=("CONFORMANCE_RUNTIME_NO_CGROUPS",),
+        default=False,
+        kind="bool",
+    ),
+    Option(
         "--runtime-root",
         "state directory passed as --root (default: a private temporary directory)",
         env=("CONFORMANCE_RUNTIME_ROOT",),

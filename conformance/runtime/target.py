@@ -42,6 +42,7 @@ class Preset:
     args: tuple[str, ...] = ()
     wrapper: str = ""
     why: str = ""
+    cgroups: bool = True
 
 
 PRESETS: dict[str, Preset] = {
@@ -51,11 +52,13 @@ PRESETS: dict[str, Preset] = {
         args=("--cgroup-manager=disabled",),
         wrapper="crun-cgroup2.sh",
         why="crun 1.8 rejects hybrid cgroup hosts: a private cgroup2 mount, cgroups disabled",
+        cgroups=False,
     ),
     "runsc": Preset(
         "runsc",
         args=("--platform=ptrace", "--network=none", "--ignore-cgroups"),
         why="no KVM here; the sandbox network cannot run in the root network namespace",
+        cgroups=False,
     ),
 }
 
@@ -75,6 +78,7 @@ class RuntimeTarget:
     global_args: list[str] = field(default_factory=list)
     root: Path = Path()
     how: str = ""
+    cgroups: bool = True
 
     def argv(self, *args: str) -> list[str]:
         """The full command line of one runtime operation."""
@@ -169,7 +173,8 @@ def resolve(
         if not prefix and chosen.wrapper:
             prefix = [str(PRESET_DIR / chosen.wrapper)]
         command = [*prefix, *shlex.split(binary)]
-        return RuntimeTarget(command, [*chosen.args, *args], root, f"preset {preset}: {chosen.why}")
+        how = f"preset {preset}: {chosen.why}"
+        return RuntimeTarget(command, [*chosen.args, *args], root, how, chosen.cgroups)
     if runtime:
         return RuntimeTarget([*prefix, *shlex.split(runtime)], args, root, "--runtime")
     command, how = default_command()
