@@ -331,7 +331,9 @@ class Container:
             text = ""
         current_evidence().attach("probe report", text)
         if not text.strip():
-            stderr = self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+            stderr = (
+                self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+            )
             raise Violation(
                 "container process", "the probe's report", "no output", detail=stderr[-1500:]
             )

@@ -64,8 +64,20 @@ def _build(dest: Path) -> None:
         raise EnvironmentProblem(f"{BUSYBOX} is missing (install Debian's busybox-static)")
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    for sub in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp",
-                "root", "home/user", "shared"):
+    for sub in (
+        "bin",
+        "sbin",
+        "usr/bin",
+        "usr/sbin",
+        "etc",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "root",
+        "home/user",
+        "shared",
+    ):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
     os.chmod(tmp / "tmp", 0o1777)
     shutil.copy2(BUSYBOX, tmp / "bin" / "busybox")

@@ -75,8 +75,9 @@ def _validate(document: Any, schema: dict[str, Any], what: str) -> None:
     if errors:
         first = errors[0]
         path = "".join(f"[{p!r}]" for p in first.absolute_path)
-        raise Violation(f"{what}{path}", f"valid per the {what} schema", first.instance,
-                        detail=first.message)
+        raise Violation(
+            f"{what}{path}", f"valid per the {what} schema", first.instance, detail=first.message
+        )
 
 
 def validate_state(document: Any) -> None:

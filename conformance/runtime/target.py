@@ -168,7 +168,9 @@ def resolve(
             chosen = PRESETS[preset]
         except KeyError:
             known = ", ".join(sorted(PRESETS))
-            raise ConfigurationError(f"--runtime-preset {preset!r}: choose one of {known}") from None
+            raise ConfigurationError(
+                f"--runtime-preset {preset!r}: choose one of {known}"
+            ) from None
         binary = runtime or shutil.which(chosen.binary) or chosen.binary
         if not prefix and chosen.wrapper:
             prefix = [str(PRESET_DIR / chosen.wrapper)]

@@ -32,7 +32,7 @@ def _mount_of(controller: str) -> Path | None:
     """Where the hierarchy of ``controller`` (``""``: cgroup2) is mounted on the host."""
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         head, _, tail = line.partition(" - ")
-        fstype, _, opts = (tail.split() + ["", "", ""])[:3]
+        fstype, _, opts = [*tail.split(), "", "", ""][:3]
         point = head.split()[4]
         if controller == "" and fstype == "cgroup2":
             return Path(point)

@@ -21,6 +21,12 @@ from conformance.runtime.rootfs import PROBE_IN_CONTAINER, probe_binary
 
 ORDER = "order.log"
 
+FAILING = ["probe", "--stdin", "--exit", "3"]
+"""A hook that reads its state, then fails (exit 3): it fails, it does not break the pipe."""
+
+IN_CONTAINER_NAMESPACE = ("createContainer", "startContainer")
+"""Hooks run in the container namespace, which see the pid as the container sees it."""
+
 
 def _hook(bundle: Bundle, name: str, *, in_container: bool = False, **extra: Any) -> dict:
     """A probe hook named ``name``; startContainer hooks resolve paths in the container."""
@@ -102,7 +108,9 @@ def test_start_container_runs_before_the_program_and_poststart_before_start_retu
 def test_poststop_runs_in_delete(runtime: Runtime, container: Container, bundle: Bundle) -> None:
     """poststop hooks run during delete, not before."""
     _logging_program(bundle)
-    bundle.config["hooks"] = {"poststop": [_hook(bundle, "poststop-1"), _hook(bundle, "poststop-2")]}
+    bundle.config["hooks"] = {
+        "poststop": [_hook(bundle, "poststop-1"), _hook(bundle, "poststop-2")]
+    }
     container.run_to_exit()
     before = _order(bundle)
 
@@ -132,10 +140,17 @@ def test_hooks_receive_the_state_on_stdin(
         except json.JSONDecodeError:
             check(False, f"{kind} hook stdin", "a JSON state", raw[:200])
         check_equal(state.get("id"), container.cid, f"{kind} stdin .id")
-        check_equal(os.path.realpath(state.get("bundle", "")), os.path.realpath(bundle.path),
-                    f"{kind} stdin .bundle")
-        if kind != "poststop":
-            check_equal(state.get("pid"), container.pid, f"{kind} stdin .pid")
+        check_equal(
+            os.path.realpath(state.get("bundle", "")),
+            os.path.realpath(bundle.path),
+            f"{kind} stdin .bundle",
+        )
+        if kind in IN_CONTAINER_NAMESPACE:
+            # State "pid": as seen by the container for hooks run in its namespace; the
+            # container has a new PID namespace, so its process is pid 1 there.
+            check_equal(state.get("pid"), 1, f"{kind} stdin .pid (container's view)")
+        elif kind != "poststop":
+            check_equal(state.get("pid"), container.pid, f"{kind} stdin .pid (host's view)")
         statuses[kind] = state.get("status")
     # runtime-spec#958 leaves the status a hook sees open: information, not a verdict.
     current_evidence().note("status each hook saw (informational)", **statuses)
@@ -170,8 +185,11 @@ def test_create_container_runs_in_the_container_mount_namespace(
     container.run_to_exit()
 
     program = _report(bundle, "process")["namespaces"]["mnt"]
-    check_equal(_report(bundle, "createContainer")["namespaces"]["mnt"], program,
-                "createContainer mount namespace")
+    check_equal(
+        _report(bundle, "createContainer")["namespaces"]["mnt"],
+        program,
+        "createContainer mount namespace",
+    )
     runtime_side = _report(bundle, "createRuntime")["namespaces"]["mnt"]
     check(runtime_side != program, "createRuntime mount namespace", "the runtime's", runtime_side)
 
@@ -183,7 +201,7 @@ def test_failing_create_hook_fails_create(
 ) -> None:
     """A hook of create that exits non-zero fails create; no container process is left."""
     _logging_program(bundle)
-    bundle.config["hooks"] = {kind: [_hook(bundle, kind, args=["probe", "--exit", "3"])]}
+    bundle.config["hooks"] = {kind: [_hook(bundle, kind, args=FAILING)]}
 
     res = container.create()
 
@@ -201,8 +219,7 @@ def test_failing_poststart_fails_start_and_stops_the_container(
 ) -> None:
     """Since v1.3, a poststart hook that fails makes start fail and stops the container."""
     bundle.probe("--wait-signal", out="process.json")
-    bundle.config["hooks"] = {"poststart": [_hook(bundle, "poststart", args=["probe", "--exit",
-                                                                             "3"])]}
+    bundle.config["hooks"] = {"poststart": [_hook(bundle, "poststart", args=FAILING)]}
     created = container.create()
     check(created.ok, "create", "exit status 0", created.returncode)
 
@@ -222,7 +239,7 @@ def test_failing_poststop_is_only_a_warning(
     """A failing poststop hook does not fail delete, and the next poststop hook still runs."""
     bundle.config["hooks"] = {
         "poststop": [
-            _hook(bundle, "poststop-1", args=["probe", "--exit", "3"]),
+            _hook(bundle, "poststop-1", args=FAILING),
             _hook(bundle, "poststop-2"),
         ]
     }
@@ -248,5 +265,3 @@ def test_hook_exceeding_its_timeout_fails_create(container: Container, bundle: B
     took = time.monotonic() - started
     check(not res.ok, "create with a hook over its timeout", "a non-zero exit", res.returncode)
     check(took < 10, "create duration", "well below the hook's 15 s sleep", f"{took:.1f} s")
-
-

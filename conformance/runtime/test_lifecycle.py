@@ -44,9 +44,7 @@ def test_state_of_created_container_is_a_valid_document(
     validate_state(state)
     check_equal(state["id"], container.cid, "state.id")
     check(os.path.isabs(state["bundle"]), "state.bundle", "an absolute path", state["bundle"])
-    check_equal(
-        os.path.realpath(state["bundle"]), os.path.realpath(bundle.path), "state.bundle"
-    )
+    check_equal(os.path.realpath(state["bundle"]), os.path.realpath(bundle.path), "state.bundle")
 
 
 @pytest.mark.requirement("state-status", "state-pid")
@@ -108,7 +106,9 @@ def test_state_of_unknown_id_fails(runtime: Runtime) -> None:
 
 @pytest.mark.requirement("create-unique-id")
 def test_create_with_id_in_use_fails_and_keeps_the_first(
-    container: Container, make_bundle: Callable[..., Bundle], make_container: Callable[..., Container]
+    container: Container,
+    make_bundle: Callable[..., Bundle],
+    make_container: Callable[..., Container],
 ) -> None:
     """A second create with the same id fails; the first container keeps its state and pid."""
     container.must_create()

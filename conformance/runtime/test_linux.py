@@ -73,8 +73,9 @@ def test_listed_namespaces_are_new(container: Container, bundle: Bundle) -> None
 
     for kind in kinds:
         seen = report["namespaces"][PROC_NS[kind]]
-        check(seen != own_namespace(kind), f"/proc/self/ns/{PROC_NS[kind]}", "a new namespace",
-              seen)
+        check(
+            seen != own_namespace(kind), f"/proc/self/ns/{PROC_NS[kind]}", "a new namespace", seen
+        )
 
 
 @pytest.mark.requirement("linux-namespaces-inherit")
@@ -87,8 +88,11 @@ def test_unlisted_namespaces_are_inherited(container: Container, bundle: Bundle)
     report = run_probe(container, bundle)
 
     for kind in ("network", "ipc"):
-        check_equal(report["namespaces"][PROC_NS[kind]], own_namespace(kind),
-                    f"/proc/self/ns/{PROC_NS[kind]}")
+        check_equal(
+            report["namespaces"][PROC_NS[kind]],
+            own_namespace(kind),
+            f"/proc/self/ns/{PROC_NS[kind]}",
+        )
 
 
 @pytest.mark.requirement("linux-namespaces-join")
@@ -141,8 +145,12 @@ def test_user_namespace_mappings_are_written(
 
     check_equal(id_map(report["uid_map"]), [(0, 200000, 65536)], "/proc/self/uid_map")
     check_equal(id_map(report["gid_map"]), [(0, 300000, 65536)], "/proc/self/gid_map")
-    check(report["namespaces"]["user"] != own_namespace("user"), "user namespace", "a new one",
-          report["namespaces"]["user"])
+    check(
+        report["namespaces"]["user"] != own_namespace("user"),
+        "user namespace",
+        "a new one",
+        report["namespaces"]["user"],
+    )
 
 
 @pytest.mark.requirement("linux-devices")
@@ -156,8 +164,9 @@ def test_configured_devices_are_created(container: Container, bundle: Bundle) ->
         {"path": "/dev/conf-fifo", "type": "p", "fileMode": 0o620, "uid": 0, "gid": 29},
     ]  # fmt: skip
 
-    report = run_probe(container, bundle, *[a for d in bundle.linux["devices"]
-                                            for a in ("--stat", d["path"])])
+    report = run_probe(
+        container, bundle, *[a for d in bundle.linux["devices"] for a in ("--stat", d["path"])]
+    )
 
     kinds = {"c": "char", "b": "block", "p": "fifo"}
     for dev in bundle.linux["devices"]:
@@ -165,8 +174,11 @@ def test_configured_devices_are_created(container: Container, bundle: Bundle) ->
         check(seen.get("ok"), dev["path"], "to exist", seen)
         check_equal(seen["type"], kinds[dev["type"]], f"{dev['path']} type")
         if dev["type"] != "p":
-            check_equal((seen["major"], seen["minor"]), (dev["major"], dev["minor"]),
-                        f"{dev['path']} major:minor")
+            check_equal(
+                (seen["major"], seen["minor"]),
+                (dev["major"], dev["minor"]),
+                f"{dev['path']} major:minor",
+            )
         check_equal(oct(seen["mode"]), oct(dev["fileMode"]), f"{dev['path']} mode")
         check_equal((seen["uid"], seen["gid"]), (dev["uid"], dev["gid"]), f"{dev['path']} owner")
 
@@ -233,8 +245,9 @@ def test_sysctls_are_set(container: Container, bundle: Bundle) -> None:
     """Namespaced sysctls from the config are in effect in the container."""
     bundle.linux["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shm_rmid_forced": "1"}
 
-    report = run_probe(container, bundle, *[a for k in bundle.linux["sysctl"]
-                                            for a in ("--sysctl", k)])
+    report = run_probe(
+        container, bundle, *[a for k in bundle.linux["sysctl"] for a in ("--sysctl", k)]
+    )
 
     for name, value in bundle.linux["sysctl"].items():
         check_equal(report["sysctl"].get(name), value, f"/proc/sys/{name.replace('.', '/')}")
@@ -248,8 +261,7 @@ def test_masked_paths_cannot_be_read(container: Container, bundle: Bundle) -> No
     (bundle.rootfs / "masked-dir" / "inside").write_text("secret")
     bundle.linux["maskedPaths"] = ["/masked-file", "/masked-dir", "/does-not-exist"]
 
-    report = run_probe(container, bundle, "--read", "/masked-file", "--read",
-                       "/masked-dir/inside")
+    report = run_probe(container, bundle, "--read", "/masked-file", "--read", "/masked-dir/inside")
 
     masked_file = report["read"]["/masked-file"]
     check(masked_file.get("data", "") == "", "/masked-file", "no content", masked_file)
@@ -266,8 +278,12 @@ def test_readonly_paths_cannot_be_written(container: Container, bundle: Bundle) 
     report = run_probe(container, bundle, "--write", "/ro-dir/new", "--write", "/tmp/new")
 
     check_equal(report["write"]["/ro-dir/new"].get("errno"), errno.EROFS, "write /ro-dir/new")
-    check(report["write"]["/tmp/new"].get("ok"), "write /tmp/new", "to succeed",
-          report["write"]["/tmp/new"])
+    check(
+        report["write"]["/tmp/new"].get("ok"),
+        "write /tmp/new",
+        "to succeed",
+        report["write"]["/tmp/new"],
+    )
 
 
 @pytest.mark.requirement("linux-rootfs-propagation")
@@ -298,5 +314,3 @@ def test_personality_linux32_is_applied(container: Container, bundle: Bundle) ->
     report = run_probe(container, bundle)
 
     check_equal(report["machine"], "i686", "uname().machine")
-
-

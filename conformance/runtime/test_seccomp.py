@@ -60,9 +60,7 @@ def test_errno_ret_is_returned(container: Container, bundle: Bundle) -> None:
 
 
 @pytest.mark.requirement("linux-seccomp-default-action")
-def test_default_errno_ret_applies_to_unlisted_calls(
-    container: Container, bundle: Bundle
-) -> None:
+def test_default_errno_ret_applies_to_unlisted_calls(container: Container, bundle: Bundle) -> None:
     """With defaultAction ERRNO and defaultErrnoRet, calls no rule allows fail with that errno."""
     allowed = [n for n in _all_syscalls() if n not in ("getppid", "getpgrp")]
     bundle.linux["seccomp"] = _filter(
@@ -109,7 +107,11 @@ def test_kill_process_action_ends_the_process(container: Container, bundle: Bund
 
     container.run_to_exit()
 
-    check(not (bundle.shared / "report.json").exists(), "probe report", "none (killed)",
-          "the probe survived the filtered call")
+    check(
+        not (bundle.shared / "report.json").exists(),
+        "probe report",
+        "none (killed)",
+        "the probe survived the filtered call",
+    )
     if container.exit_code is not None:
         check_equal(container.exit_code, -int(signal.SIGSYS), "exit of the container process")
