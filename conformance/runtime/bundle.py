@@ -17,6 +17,9 @@ from conformance.runtime.rootfs import PROBE_IN_CONTAINER
 SHARED_IN_CONTAINER = "/shared"
 """Where each bundle's host-side exchange directory is bind-mounted in the container."""
 
+CGROUP_PARENT = "conformance"
+"""Parent of the cgroups tests ask for (``/conformance/<id>``); removed when left empty."""
+
 DEFAULT_CAPS = [
     "CAP_AUDIT_WRITE",
     "CAP_CHOWN",

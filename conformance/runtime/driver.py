@@ -250,8 +250,18 @@ class Container:
         res.stderr = self.stderr_path.read_text(errors="replace")
         current_evidence().command(res.argv, returncode=res.returncode, stderr=res.stderr)
         if res.ok:
-            self.pid = self.read_pid_file()
+            # The pid file is checked by its own test; other tests fall back to the state so
+            # one defect does not fail every test.
+            self.pid = self.read_pid_file() or self._state_pid()
         return res
+
+    def _state_pid(self) -> int | None:
+        res = self.runtime.run("state", self.cid, record=False)
+        try:
+            pid = json.loads(res.stdout).get("pid") if res.ok else None
+        except (json.JSONDecodeError, AttributeError):
+            return None
+        return pid if isinstance(pid, int) and pid > 0 else None
 
     def read_pid_file(self) -> int | None:
         """The pid the runtime wrote to ``--pid-file``; ``None`` when absent or unreadable."""
@@ -289,7 +299,7 @@ class Container:
     def wait(self, timeout: float = 20.0) -> int | None:
         """Wait for the container's init to exit; its wait status when known."""
         if self.pid is None:
-            self.pid = self.read_pid_file()
+            self.pid = self.read_pid_file() or self._state_pid()
         if self.pid is None:
             raise Violation(f"{self.pid_file}", "the container's pid", "no pid file")
         try:

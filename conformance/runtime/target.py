@@ -56,8 +56,9 @@ PRESETS: dict[str, Preset] = {
     ),
     "runsc": Preset(
         "runsc",
-        args=("--platform=ptrace", "--network=none", "--ignore-cgroups"),
-        why="no KVM here; the sandbox network cannot run in the root network namespace",
+        args=("--platform=ptrace", "--network=none", "--ignore-cgroups", "--oci-seccomp"),
+        why="no KVM here; the sandbox network cannot run in the root network namespace; "
+        "--oci-seccomp applies the config's seccomp filter inside the sandbox",
         cgroups=False,
     ),
 }

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conformance.core import check, check_equal, skip_config, skip_host
-from conformance.runtime.bundle import Bundle
+from conformance.runtime.bundle import CGROUP_PARENT, Bundle
 from conformance.runtime.driver import Container, Runtime
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -56,7 +56,7 @@ def _limit_file(pid: int, v1: tuple[str, str], v2: str) -> Path:
 def cgroup_bundle(runtime: Runtime, bundle: Bundle, container: Container) -> Bundle:
     """The bundle with an absolute cgroupsPath unique to the container."""
     _needs_cgroups(runtime)
-    bundle.linux["cgroupsPath"] = f"/conformance/{container.cid}"
+    bundle.linux["cgroupsPath"] = f"/{CGROUP_PARENT}/{container.cid}"
     return bundle
 
 

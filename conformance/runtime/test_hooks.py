@@ -96,6 +96,8 @@ def test_start_container_runs_before_the_program_and_poststart_before_start_retu
 
     check_equal(after_create, [], "hooks run by create (none of these belong there)")
     check("poststart" in after_start, "hooks run when start returned", "poststart", after_start)
+    for name in ("startContainer", "process"):
+        check(name in final, "hook order log after the program ended", name, final)
     check(
         final.index("startContainer") < final.index("process"),
         "order of startContainer and the program",
