@@ -16,6 +16,7 @@ import os
 import select
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -106,6 +107,52 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+REAP_INTERVAL = 0.05
+"""Seconds between reaping orphans while a runtime command runs (see :func:`_run_reaping`)."""
+
+
+def _run_reaping(argv: list[str], timeout: float, kwargs: dict[str, Any]) -> tuple[int, str, str]:
+    """Run ``argv`` while reaping adopted orphans, so a runtime waiting for its helpers to die
+    (runsc waits for its sandbox and gofer) is not blocked by zombies only we can collect.
+
+    Raises:
+        subprocess.TimeoutExpired: the command outlived ``timeout`` (it is killed).
+    """
+    capture = kwargs.get("capture_output", False)
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        # Files, not pipes: output never blocks the command while we wait on its pidfd.
+        if capture:
+            stdio = {"stdin": subprocess.DEVNULL, "stdout": out_file, "stderr": err_file}
+        else:
+            stdio = {k: kwargs[k] for k in ("stdin", "stdout", "stderr")}
+        with subprocess.Popen(argv, **stdio) as proc:
+            _wait_reaping(proc, argv, timeout)
+        out_file.seek(0)
+        err_file.seek(0)
+        out = out_file.read().decode(errors="replace")
+        err = err_file.read().decode(errors="replace")
+        return proc.returncode, out, err
+
+
+def _wait_reaping(proc: subprocess.Popen[bytes], argv: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pidfd = os.pidfd_open(proc.pid)
+    try:
+        while True:
+            ready, _, _ = select.select([pidfd], [], [], REAP_INTERVAL)
+            ExitWatcher.statuses.update(reap_orphans(keep=[proc.pid]))
+            if ready:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise subprocess.TimeoutExpired(argv, timeout)
+    finally:
+        os.close(pidfd)
+    proc.wait()
+    ExitWatcher.statuses.update(reap_orphans())
+
+
 @dataclass
 class Result:
     """One finished runtime command."""
@@ -154,16 +201,13 @@ class Runtime:
         else:
             kwargs = {"stdin": stdio[0], "stdout": stdio[1], "stderr": stdio[2]}
         try:
-            proc = subprocess.run(argv, text=True, timeout=self.timeout, check=False, **kwargs)
-        except subprocess.TimeoutExpired as err:
+            returncode, out, err = _run_reaping(argv, self.timeout, kwargs)
+        except subprocess.TimeoutExpired as exc:
             current_evidence().command(argv, returncode=None, stderr="timed out")
             raise Violation(
                 " ".join(args[:1]), f"the command to finish within {self.timeout} s", "hung"
-            ) from err
-        finally:
-            reaped = reap_orphans()
-            ExitWatcher.statuses.update(reaped)
-        result = Result(argv, proc.returncode, proc.stdout or "", proc.stderr or "")
+            ) from exc
+        result = Result(argv, returncode, out, err)
         if record:
             current_evidence().command(
                 argv, returncode=result.returncode, stdout=result.stdout, stderr=result.stderr

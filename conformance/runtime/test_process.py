@@ -140,7 +140,7 @@ def test_no_new_privileges_flag(container: Container, bundle: Bundle, enabled: b
 
     report = run_probe(container, bundle)
 
-    check_equal(status_fields(report).get("NoNewPrivs"), "1" if enabled else "0", "NoNewPrivs")
+    check_equal(report["no_new_privs"], 1 if enabled else 0, "prctl(PR_GET_NO_NEW_PRIVS)")
 
 
 @pytest.mark.requirement("config-process-oom-score-adj")

@@ -368,6 +368,14 @@ static void report_sched(void)
 	printf_raw("%d", personality(0xffffffff));
 }
 
+static void report_prctl(void)
+{
+	key("no_new_privs");
+	printf_raw("%d", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	key("seccomp_mode");
+	printf_raw("%d", prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
+}
+
 static void report_uts(void)
 {
 	struct utsname u;
@@ -706,6 +714,7 @@ int main(int argc, char **argv, char **envp)
 	report_namespaces();
 	report_fds();
 	report_sched();
+	report_prctl();
 	report_uts();
 	put_file("status", "/proc/self/status");
 	put_file("mountinfo", "/proc/self/mountinfo");
