@@ -291,6 +291,23 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "",
     ),
     (
+        "config-process-terminal",
+        M,
+        "Process",
+        "terminal true gives the process a pty as stdio and sends its master over "
+        "--console-socket; false passes stdio through",
+        "config.md#process",
+        "the console socket comes from runtime-tools' command-line interface document",
+    ),
+    (
+        "config-console-size",
+        M,
+        "Process",
+        "consoleSize sets the terminal's rows and columns",
+        "config.md#process",
+        "",
+    ),
+    (
         "config-process-args",
         M,
         "Process",

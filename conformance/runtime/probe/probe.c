@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/personality.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -366,6 +367,19 @@ static void report_sched(void)
 	printf_raw("%ld", ioprio);
 	key("personality");
 	printf_raw("%d", personality(0xffffffff));
+}
+
+static void report_tty(void)
+{
+	struct winsize ws;
+
+	key("isatty");
+	printf_raw("[%d,%d,%d]", isatty(0), isatty(1), isatty(2));
+	key("winsize");
+	if (ioctl(0, TIOCGWINSZ, &ws) < 0)
+		puts_raw("null");
+	else
+		printf_raw("[%u,%u]", ws.ws_row, ws.ws_col);
 }
 
 static void report_prctl(void)
@@ -715,6 +729,7 @@ int main(int argc, char **argv, char **envp)
 	report_fds();
 	report_sched();
 	report_prctl();
+	report_tty();
 	report_uts();
 	put_file("status", "/proc/self/status");
 	put_file("mountinfo", "/proc/self/mountinfo");
