@@ -6,10 +6,11 @@ import errno
 import os
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from conformance.core import check, check_equal, current_evidence
+from conformance.core import check, check_equal, current_evidence, skip_host
 from conformance.core.errors import EnvironmentProblem
 from conformance.runtime.bundle import Bundle
 from conformance.runtime.driver import Container, run_probe
@@ -314,3 +315,24 @@ def test_personality_linux32_is_applied(container: Container, bundle: Bundle) ->
     report = run_probe(container, bundle)
 
     check_equal(report["machine"], "i686", "uname().machine")
+
+
+@pytest.mark.requirement("linux-time-offsets")
+def test_time_offsets_are_written(container: Container, bundle: Bundle) -> None:
+    """A new time namespace gets the configured monotonic and boottime offsets (since v1.1)."""
+    if not Path("/proc/self/timens_offsets").exists():
+        skip_host("the kernel has no time namespaces")
+    bundle.set_namespace("time")
+    bundle.linux["timeOffsets"] = {
+        "monotonic": {"secs": 86400, "nanosecs": 5},
+        "boottime": {"secs": 3600, "nanosecs": 0},
+    }
+
+    report = run_probe(container, bundle)
+
+    offsets = {}
+    for line in (report.get("timens_offsets") or "").splitlines():
+        clock, secs, nanos = line.split()
+        offsets[clock] = (int(secs), int(nanos))
+    check_equal(offsets.get("monotonic"), (86400, 5), "timens_offsets monotonic")
+    check_equal(offsets.get("boottime"), (3600, 0), "timens_offsets boottime")

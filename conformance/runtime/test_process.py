@@ -208,3 +208,30 @@ def test_readonly_root_refuses_writes(container: Container, bundle: Bundle) -> N
 
     result = report["mkdir"]["/conformance-new"]
     check_equal(result.get("errno"), errno.EROFS, "mkdir /conformance-new errno")
+
+
+SCHED_BATCH = 3
+IOPRIO_CLASS_BE = 2
+IOPRIO_CLASS_SHIFT = 13
+
+
+@pytest.mark.requirement("config-process-scheduler")
+def test_scheduler_policy_and_nice_are_applied(container: Container, bundle: Bundle) -> None:
+    """process.scheduler sets the scheduling policy and nice value (since v1.1)."""
+    bundle.process["scheduler"] = {"policy": "SCHED_BATCH", "nice": 7}
+
+    report = run_probe(container, bundle)
+
+    check_equal(report["scheduler"]["policy"], SCHED_BATCH, "sched_getscheduler()")
+    check_equal(report["scheduler"]["nice"], 7, "getpriority(PRIO_PROCESS)")
+
+
+@pytest.mark.requirement("config-process-io-priority")
+def test_io_priority_is_applied(container: Container, bundle: Bundle) -> None:
+    """process.ioPriority sets the I/O scheduling class and level (since v1.1)."""
+    bundle.process["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
+
+    report = run_probe(container, bundle)
+
+    expected = IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT | 6
+    check_equal(report["ioprio"], expected, "ioprio_get(IOPRIO_WHO_PROCESS) (class << 13 | level)")
