@@ -574,6 +574,14 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "",
     ),
     (
+        "linux-cgroups-devices",
+        M,
+        "Allowed device list",
+        "resources.devices decides which device nodes the container may open",
+        "config-linux.md#allowed-device-list",
+        "",
+    ),
+    (
         "linux-seccomp-errno",
         M,
         "Seccomp",
@@ -636,6 +644,14 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "Features structure (Linux)",
         "every advertised namespace type can be used",
         "features-linux.md#namespaces",
+        "",
+    ),
+    (
+        "features-seccomp",
+        M,
+        "Features structure (Linux)",
+        "every advertised seccomp action can be used in a rule",
+        "features-linux.md#seccomp",
         "",
     ),
     (

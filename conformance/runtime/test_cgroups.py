@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
 
 from conformance.core import check, check_equal, skip_config, skip_host
 from conformance.runtime.bundle import CGROUP_PARENT, Bundle
-from conformance.runtime.driver import Container, Runtime
+from conformance.runtime.driver import Container, Runtime, run_probe
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -116,3 +117,31 @@ def test_delete_removes_the_cgroup(
     check(res.ok, "delete", "exit status 0", res.returncode)
     left = [str(p) for p in paths if p.exists()]
     check_equal(left, [], "cgroup directories after delete")
+
+
+@pytest.mark.requirement("linux-cgroups-devices")
+@pytest.mark.parametrize(("allowed", "expected_errno"), [(False, errno.EPERM), (True, errno.ENXIO)])
+def test_device_allow_list_is_enforced(
+    runtime: Runtime, container: Container, bundle: Bundle, allowed: bool, expected_errno: int
+) -> None:
+    """resources.devices decides whether a device node may be opened: EPERM when denied.
+
+    The node is a block device number from the range reserved for local use (240-254), with
+    no driver behind it, so an allowed open fails with ENXIO and a denied one with EPERM: the
+    errno tells the cgroup's verdict.
+    """
+    _needs_cgroups(runtime)
+    bundle.linux["cgroupsPath"] = f"/{CGROUP_PARENT}/{container.cid}"
+    bundle.linux["devices"] = [
+        {"path": "/dev/conf-loop", "type": "b", "major": 241, "minor": 7, "fileMode": 0o600}
+    ]
+    rules: list[dict[str, object]] = [{"allow": False, "access": "rwm"}]
+    if allowed:
+        rules.append({"allow": True, "type": "b", "major": 241, "minor": 7, "access": "rwm"})
+    bundle.linux["resources"] = {"devices": rules}
+
+    report = run_probe(container, bundle, "--read", "/dev/conf-loop")
+
+    check_equal(
+        report["read"]["/dev/conf-loop"].get("errno"), expected_errno, "open /dev/conf-loop errno"
+    )

@@ -99,3 +99,28 @@ def test_every_advertised_hook_kind_runs(
     log = bundle.shared / "hooks.log"
     ran = log.read_text().split() if log.exists() else []
     check_equal(sorted(set(ran)), sorted(set(advertised)), "hook kinds that ran")
+
+
+@pytest.mark.requirement("features-seccomp")
+def test_every_advertised_seccomp_action_is_accepted(
+    runtime: Runtime,
+    make_bundle: Callable[..., Bundle],
+    make_container: Callable[..., Container],
+) -> None:
+    """A rule with each advertised seccomp action is accepted and the container runs."""
+    seccomp = (_features(runtime).get("linux") or {}).get("seccomp") or {}
+    if not seccomp.get("enabled") or not seccomp.get("actions"):
+        skip_capability("features.linux.seccomp.actions")
+    problems = []
+    for action in seccomp["actions"]:
+        if action == "SCMP_ACT_NOTIFY":
+            continue  # needs a listener; the rule alone is not a complete config
+        bundle = make_bundle()
+        # The probe never calls getpgrp unless asked, so any action leaves it running.
+        rule: dict[str, Any] = {"names": ["getpgrp"], "action": action}
+        bundle.linux["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]}
+        try:
+            run_probe(make_container(bundle), bundle)
+        except Violation as err:
+            problems.append(f"{action}: {err}")
+    check_equal(problems, [], "advertised seccomp actions that were refused")
