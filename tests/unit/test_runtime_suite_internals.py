@@ -51,7 +51,8 @@ class TestResolve:
         """The crun preset runs through its cgroup2 wrapper without cgroup management."""
         target = target_mod.resolve("/usr/bin/crun", [], None, "crun", tmp_path)
 
-        assert target.command[0].endswith("presets/crun-cgroup2.sh")
+        assert target.command[:1] == ["/bin/sh"]
+        assert target.command[1].endswith("presets/crun-cgroup2.sh")
         assert "--cgroup-manager=disabled" in target.global_args
         assert target.cgroups is False
 
