@@ -72,7 +72,6 @@ def broken_runtime(tmp_path: Path) -> list[str]:
         pytest.skip("runc is not installed")
     script = tmp_path / "broken_runtime.py"
     script.write_text(BROKEN_RUNTIME)
-    os.environ.setdefault("BROKEN_RUNC", runc)
     return [sys.executable, str(script)]
 
 
