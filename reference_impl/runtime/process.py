@@ -343,7 +343,7 @@ def _child_main(sock: socket.socket, body: Any) -> None:
         _send(sock, b"H" + str(err).encode())
     except OSError as err:
         code = 1
-        _send(sock, b"H" + (err.strerror or str(err)).encode())
+        _send(sock, b"H" + str(err).encode())
     except BaseException as err:  # the child must never unwind into the CLI's code
         code = 1
         _send(sock, b"H" + f"{type(err).__name__}: {err}".encode())

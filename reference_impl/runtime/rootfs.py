@@ -126,8 +126,12 @@ class Rootfs:
 
     # -- path resolution -------------------------------------------------------------------
 
-    def resolve(self, dest: str, create: str | None = None) -> int:
-        """An O_PATH fd of ``dest`` inside the root, creating it ("dir"/"file") when missing."""
+    def resolve(self, dest: str, create: str | None = None, depth: int = 0) -> int:
+        """An O_PATH fd of ``dest`` inside the root, creating it ("dir"/"file") when missing.
+
+        A dangling symlink on the way is followed the way the kernel would inside the root:
+        its target is created below the rootfs, never outside it.
+        """
         rel = os.path.normpath("/" + dest).lstrip("/")
         if not rel:
             return os.dup(self.fd)
@@ -135,17 +139,19 @@ class Rootfs:
         try:
             return L.openat2(self.fd, rel, L.O_PATH, resolve)
         except OSError as err:
-            if err.errno != errno.ENOENT or create is None:
+            if err.errno != errno.ENOENT or create is None or depth > 40:
                 raise
         parent_rel, name = os.path.split(rel)
-        parent = self.resolve(parent_rel, "dir") if parent_rel else os.dup(self.fd)
+        parent = self.resolve(parent_rel, "dir", depth + 1) if parent_rel else os.dup(self.fd)
         try:
             if create == "dir":
                 os.mkdir(name, 0o755, dir_fd=parent)
             else:
                 os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644, dir_fd=parent))
         except FileExistsError:
-            pass  # a dangling symlink: resolving it below fails with a clear error
+            link = os.readlink(name, dir_fd=parent)
+            target = link if link.startswith("/") else os.path.join("/", parent_rel, link)
+            return self.resolve(target, create, depth + 1)
         finally:
             os.close(parent)
         return L.openat2(self.fd, rel, L.O_PATH, resolve)
