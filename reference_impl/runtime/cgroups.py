@@ -310,8 +310,9 @@ def _apply_v1(ctrl: dict[str, str], res: dict[str, Any]) -> None:
 
 def _apply_blkio_v1(ctrl: dict[str, str], blk: dict[str, Any]) -> None:
     b = "linux.resources.blockIO"
-    _set(ctrl, "blkio", "blkio.weight", blk.get("weight"), f"{b}.weight")
-    _set(ctrl, "blkio", "blkio.leaf_weight", blk.get("leafWeight"), f"{b}.leafWeight")
+    # 0 means "not set" for weights (engines send it), as in runc.
+    _set(ctrl, "blkio", "blkio.weight", blk.get("weight") or None, f"{b}.weight")
+    _set(ctrl, "blkio", "blkio.leaf_weight", blk.get("leafWeight") or None, f"{b}.leafWeight")
     for i, dev in enumerate(blk.get("weightDevice") or []):
         if dev.get("weight") is not None:
             value = f"{dev['major']}:{dev['minor']} {dev['weight']}"

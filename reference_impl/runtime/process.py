@@ -158,22 +158,31 @@ def _preflight(config: dict[str, Any], opts: Options) -> None:
         raise ConfigError("process.terminal", "true needs --console-socket to pass the terminal")
     adj = proc.get("oomScoreAdj")
     if adj is not None:
-        with open("/proc/self/oom_score_adj") as fh:
-            current = int(fh.read())
-        if adj < current and not _has_cap(24):
+        _probe_oom_score_adj(adj)
+
+
+def _probe_oom_score_adj(adj: int) -> None:
+    """Try the value on this process (then restore it) so a refusal fails before create.
+
+    The kernel refuses values below the task's hidden ``oom_score_adj_min`` without
+    CAP_SYS_RESOURCE (which root lacks on some hosts); raising back is always allowed.
+    """
+    with open("/proc/self/oom_score_adj", "r+") as fh:
+        current = int(fh.read())
+        if adj >= current:
+            return
+        try:
+            fh.seek(0)
+            fh.write(str(adj))
+            fh.flush()
+        except OSError as err:
             raise ConfigError(
                 "process.oomScoreAdj",
-                f"{adj} is below the runtime's own {current}; lowering it needs "
-                "CAP_SYS_RESOURCE, which this runtime does not have",
-            )
-
-
-def _has_cap(bit: int) -> bool:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("CapEff:"):
-                return bool(int(line.split()[1], 16) & (1 << bit))
-    return False
+                f"{adj} cannot be set: the kernel refuses values this low without "
+                f"CAP_SYS_RESOURCE, which this runtime does not have ({err.strerror})",
+            ) from err
+        fh.seek(0)
+        fh.write(str(current))
 
 
 def _write_pid_file(path: str, pid: int) -> None:
