@@ -9,6 +9,7 @@ config-linux.md#cgroups-path); systemd-style ``slice:prefix:name`` paths become
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -160,10 +161,8 @@ class Cgroups:
     def kill_all(self, sig: int) -> None:
         """Signal every process in the cgroup."""
         for pid in self.pids():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
 
     def destroy(self, timeout: float = 5.0) -> None:
         """Kill what is left and remove the directories this runtime created."""

@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from .errors import ContainerStateError, RuntimeFailure
+from .errors import ContainerStateError, RuntimeCommandError
 
 log = logging.getLogger("reference_impl.runtime")
 PROG = "conformance-runtime"
@@ -26,13 +26,16 @@ PROG = "conformance-runtime"
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
-        return json.dumps({"level": record.levelname.lower(), "msg": record.getMessage(),
-                           "time": when})
+        return json.dumps(
+            {"level": record.levelname.lower(), "msg": record.getMessage(), "time": when}
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Reference OCI runtime (spec v1.3.0).")
-    p.add_argument("--root", default=None, help="state directory (default /run/conformance-runtime)")
+    p.add_argument(
+        "--root", default=None, help="state directory (default /run/conformance-runtime)"
+    )
     p.add_argument("--log", default=None, help="log file (default: stderr only)")
     p.add_argument("--log-format", default="text", choices=("text", "json"))
     p.add_argument("--debug", action="store_true", help="log debug lines")
@@ -112,7 +115,7 @@ def _signal_number(name: str) -> int:
     upper = name.upper()
     sig = getattr(signal, upper if upper.startswith("SIG") else "SIG" + upper, None)
     if not isinstance(sig, signal.Signals):
-        raise RuntimeFailure(f"kill: unknown signal {name!r}")
+        raise RuntimeCommandError(f"kill: unknown signal {name!r}")
     return int(sig)
 
 
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     log_fd = _setup_logging(args)
     try:
         return _dispatch(args, log_fd)
-    except RuntimeFailure as err:
+    except RuntimeCommandError as err:
         log.error("%s", err)
         return 1
     except KeyboardInterrupt:
@@ -205,7 +208,7 @@ def _run(args: argparse.Namespace, store: Any, cid: str, opts: Any) -> int:
     container = process.create(store, cid, args.bundle, opts)
     try:
         start(store, cid)
-    except RuntimeFailure:
+    except RuntimeCommandError:
         if not args.detach:
             delete(store, cid, force=True)
         raise
@@ -222,7 +225,7 @@ def _run(args: argparse.Namespace, store: Any, cid: str, opts: Any) -> int:
 def _forward(store: Any, cid: str, sig: int, kill: Any) -> None:
     try:
         kill(store, cid, sig)
-    except RuntimeFailure as err:
+    except RuntimeCommandError as err:
         log.debug("not forwarding signal %d: %s", sig, err)
 
 
@@ -246,7 +249,7 @@ def _spec(args: argparse.Namespace) -> int:
 
     path = os.path.join(args.bundle, "config.json")
     if os.path.exists(path):
-        raise RuntimeFailure(f"spec: {path} already exists")
+        raise RuntimeCommandError(f"spec: {path} already exists")
     with open(path, "w") as fh:
         json.dump(spec_template(), fh, indent=2)
         fh.write("\n")

@@ -47,15 +47,50 @@ RLIMITS = {
     "RLIMIT_RTPRIO": 14,
     "RLIMIT_RTTIME": 15,
 }
+# In kernel bit order: the index of a name is its capability number.
 CAPABILITIES = (
-    "CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_FSETID CAP_KILL CAP_SETGID "
-    "CAP_SETUID CAP_SETPCAP CAP_LINUX_IMMUTABLE CAP_NET_BIND_SERVICE CAP_NET_BROADCAST "
-    "CAP_NET_ADMIN CAP_NET_RAW CAP_IPC_LOCK CAP_IPC_OWNER CAP_SYS_MODULE CAP_SYS_RAWIO "
-    "CAP_SYS_CHROOT CAP_SYS_PTRACE CAP_SYS_PACCT CAP_SYS_ADMIN CAP_SYS_BOOT CAP_SYS_NICE "
-    "CAP_SYS_RESOURCE CAP_SYS_TIME CAP_SYS_TTY_CONFIG CAP_MKNOD CAP_LEASE CAP_AUDIT_WRITE "
-    "CAP_AUDIT_CONTROL CAP_SETFCAP CAP_MAC_OVERRIDE CAP_MAC_ADMIN CAP_SYSLOG CAP_WAKE_ALARM "
-    "CAP_BLOCK_SUSPEND CAP_AUDIT_READ CAP_PERFMON CAP_BPF CAP_CHECKPOINT_RESTORE"
-).split()
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+)
 CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 SECCOMP_ACTIONS = (
     "SCMP_ACT_KILL",
@@ -361,10 +396,42 @@ def _namespaces(value: Any) -> dict[str, str | None]:
         path = ns.get("path")
         if path is not None:
             _abs(path, f"{field}.path")
-            if not os.path.exists(path):
-                raise ConfigError(f"{field}.path", f"{path} does not exist")
+            _check_namespace_file(path, kind, f"{field}.path")
         result[kind] = path or None
     return result
+
+
+# ioctl NS_GET_NSTYPE (linux/nsfs.h) answers the CLONE_NEW* flag of a namespace file.
+_NS_GET_NSTYPE = 0xB703
+_NS_FLAGS = {
+    "pid": 0x20000000,
+    "network": 0x40000000,
+    "mount": 0x00020000,
+    "ipc": 0x08000000,
+    "uts": 0x04000000,
+    "user": 0x10000000,
+    "cgroup": 0x02000000,
+    "time": 0x00000080,
+}
+
+
+def _check_namespace_file(path: str, kind: str, field: str) -> None:
+    """The path must be a namespace of the listed type (config-linux.md#namespaces)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as err:
+        raise ConfigError(field, f"{path}: {err.strerror}") from err
+    try:
+        got = fcntl.ioctl(fd, _NS_GET_NSTYPE)
+    except OSError as err:
+        raise ConfigError(field, f"{path} is not a namespace file") from err
+    finally:
+        os.close(fd)
+    if got != _NS_FLAGS[kind]:
+        actual = next((k for k, v in _NS_FLAGS.items() if v == got), hex(got))
+        raise ConfigError(field, f"{path} is a {actual} namespace, not {kind}")
 
 
 def _id_mappings(value: Any, field: str) -> None:

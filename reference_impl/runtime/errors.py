@@ -1,19 +1,19 @@
 """The runtime's exceptions, split by who is at fault.
 
-    RuntimeFailure            every error the CLI reports (exit status 1)
-    +-- ConfigError           the bundle's config.json is invalid; names the field
-    +-- ContainerStateError   the operation does not fit the container's state (or id)
-    +-- HostError             the host refused a step (a syscall, a cgroup write, a hook)
+RuntimeCommandError            every error the CLI reports (exit status 1)
++-- ConfigError           the bundle's config.json is invalid; names the field
++-- ContainerStateError   the operation does not fit the container's state (or id)
++-- HostError             the host refused a step (a syscall, a cgroup write, a hook)
 """
 
 from __future__ import annotations
 
 
-class RuntimeFailure(Exception):
+class RuntimeCommandError(Exception):
     """An error the CLI prints and turns into exit status 1."""
 
 
-class ConfigError(RuntimeFailure):
+class ConfigError(RuntimeCommandError):
     """config.json breaks the runtime spec or asks for something this runtime cannot do.
 
     Attributes:
@@ -27,9 +27,9 @@ class ConfigError(RuntimeFailure):
         self.problem = problem
 
 
-class ContainerStateError(RuntimeFailure):
+class ContainerStateError(RuntimeCommandError):
     """The container does not exist, already exists, or is in the wrong state."""
 
 
-class HostError(RuntimeFailure):
+class HostError(RuntimeCommandError):
     """A step on the host failed (a syscall, a cgroup file, a hook)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import config as C
+from . import config as cfg
 
 VERSION = "0.1.0"
 
@@ -14,21 +14,21 @@ def features() -> dict[str, Any]:
     from .rootfs import MOUNT_OPTIONS
 
     return {
-        "ociVersionMin": C.OCI_VERSION_MIN,
-        "ociVersionMax": C.OCI_VERSION_MAX,
-        "hooks": list(C.HOOK_KINDS),
+        "ociVersionMin": cfg.OCI_VERSION_MIN,
+        "ociVersionMax": cfg.OCI_VERSION_MAX,
+        "hooks": list(cfg.HOOK_KINDS),
         "mountOptions": MOUNT_OPTIONS,
         "linux": {
-            "namespaces": list(C.NAMESPACE_TYPES),
-            "capabilities": list(C.CAPABILITIES),
+            "namespaces": list(cfg.NAMESPACE_TYPES),
+            "capabilities": list(cfg.CAPABILITIES),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
             "seccomp": {
                 "enabled": True,
-                "actions": list(C.SECCOMP_ACTIONS),
-                "operators": list(C.SECCOMP_OPERATORS),
-                "archs": list(C.SECCOMP_ARCHS),
-                "knownFlags": list(C.SECCOMP_FLAGS),
-                "supportedFlags": list(C.SECCOMP_FLAGS),
+                "actions": list(cfg.SECCOMP_ACTIONS),
+                "operators": list(cfg.SECCOMP_OPERATORS),
+                "archs": list(cfg.SECCOMP_ARCHS),
+                "knownFlags": list(cfg.SECCOMP_FLAGS),
+                "supportedFlags": list(cfg.SECCOMP_FLAGS),
             },
             "apparmor": {"enabled": True},
             "selinux": {"enabled": False},
@@ -49,7 +49,7 @@ _CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 def spec_template() -> dict[str, Any]:
     """A minimal, runnable config.json (``spec``): ``sh`` in a busybox-style rootfs."""
     return {
-        "ociVersion": C.OCI_VERSION_MAX,
+        "ociVersion": cfg.OCI_VERSION_MAX,
         "process": {
             "terminal": False,
             "user": {"uid": 0, "gid": 0},

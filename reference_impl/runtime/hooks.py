@@ -40,7 +40,9 @@ def run_hook(field: str, hook: dict[str, Any], payload: bytes) -> None:
         _spawn(field, path, args, hook, payload, errfile)
 
 
-def _spawn(field: str, path: str, args: list[str], hook: dict[str, Any], payload: bytes, errfile: Any) -> None:
+def _spawn(
+    field: str, path: str, args: list[str], hook: dict[str, Any], payload: bytes, errfile: Any
+) -> None:
     try:
         proc = subprocess.run(
             args,

@@ -1,4 +1,4 @@
-"""``start``, ``kill``, ``delete``, ``state`` and ``run`` on top of :mod:`.process` and :mod:`.state`."""
+"""``start``, ``kill``, ``delete``, ``state`` on top of :mod:`.process` and :mod:`.state`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import socket
 from typing import Any
 
 from . import hooks as hooks_mod
-from .errors import ContainerStateError, HostError, RuntimeFailure
+from .errors import ContainerStateError, HostError, RuntimeCommandError
 from .state import SOCKET_FILE, Container, Store
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def delete(store: Store, container_id: str, force: bool = False) -> None:
         store.remove(container_id)
     try:
         hooks_mod.run_hooks("poststop", container.poststop, container.oci_state("stopped"))
-    except RuntimeFailure as err:
+    except RuntimeCommandError as err:
         # config.md#posix-platform-hooks: a failing poststop hook is only a warning.
         log.warning("%s", err)
 

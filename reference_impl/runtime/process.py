@@ -14,6 +14,7 @@ P and A/B talk over a SOCK_SEQPACKET socketpair: one message per step, errors as
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -28,10 +29,10 @@ from typing import Any
 from . import cgroups as cg_mod
 from . import config as config_mod
 from . import hooks as hooks_mod
-from . import linux as L
+from . import linux as kernel
 from . import plan as plan_mod
 from . import rootfs as rootfs_mod
-from .errors import ConfigError, ContainerStateError, HostError, RuntimeFailure
+from .errors import ConfigError, HostError, RuntimeCommandError
 from .state import SOCKET_FILE, Container, Store, read_stat
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def create(store: Store, container_id: str, bundle: str, opts: Options) -> Conta
     """Create a container: everything in the config except running ``process.args``.
 
     Raises:
-        RuntimeFailure: anything failed; the host is left as if create was never called.
+        RuntimeCommandError: anything failed; the host is left as if create was never called.
     """
     bundle = os.path.abspath(bundle)
     config = config_mod.load(bundle)
@@ -207,10 +208,8 @@ def _kill_and_wait(pid: int, timeout: float = 5.0) -> None:
         pidfd = os.pidfd_open(pid)
     except OSError:
         return
-    try:
+    with contextlib.suppress(OSError):
         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    except OSError:
-        pass
     wait_pidfd(pidfd, timeout)
     os.close(pidfd)
 
@@ -330,10 +329,8 @@ def _write_id_maps(pid: int, linux: dict[str, Any]) -> None:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
 
 
 # ---- A and B: the forked children --------------------------------------------------------------
@@ -347,7 +344,7 @@ def _child_main(sock: socket.socket, body: Any) -> None:
     except ConfigError as err:
         code = 1
         _send(sock, b"C" + err.field.encode() + b"\0" + err.problem.encode())
-    except RuntimeFailure as err:
+    except RuntimeCommandError as err:
         code = 1
         _send(sock, b"H" + str(err).encode())
     except OSError as err:
@@ -361,10 +358,8 @@ def _child_main(sock: socket.socket, body: Any) -> None:
 
 
 def _send(sock: socket.socket, data: bytes) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.send(data[: _MAX_MSG - 1])
-    except OSError:
-        pass
 
 
 def _child_a(config: dict[str, Any], bundle: str, ctx: dict[str, Any]) -> None:
@@ -384,22 +379,22 @@ def _child_a(config: dict[str, Any], bundle: str, ctx: dict[str, Any]) -> None:
     new = {ns["type"] for ns in entries if not ns.get("path")}
     for i, kind, fd in joins:
         try:
-            L.setns(fd, L.NAMESPACE_FLAGS[kind], f"{kind} namespace")
+            kernel.setns(fd, kernel.NAMESPACE_FLAGS[kind], f"{kind} namespace")
         except OSError as err:
             raise ConfigError(f"linux.namespaces[{i}].path", err.strerror or str(err)) from err
         os.close(fd)
         if kind == "user":
             _become_root()
     if "user" in new:
-        L.unshare(L.CLONE_NEWUSER)
+        kernel.unshare(kernel.CLONE_NEWUSER)
         sock.send(b"U")
         if sock.recv(16) != b"mapped":
             raise HostError("the runtime went away during create")
         _become_root()
     flags = 0
     for kind in new - {"user"}:
-        flags |= L.NAMESPACE_FLAGS[kind]
-    L.unshare(flags)
+        flags |= kernel.NAMESPACE_FLAGS[kind]
+    kernel.unshare(flags)
     if "time" in new and linux.get("timeOffsets"):
         _write_time_offsets(linux["timeOffsets"])
     pid_b = os.fork()
@@ -440,9 +435,9 @@ def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: b
     rf.devices(linux.get("devices") or [], rf.dev_is_host(mounts))
     _sysctls(linux.get("sysctl") or {})
     if config.get("hostname"):
-        L.sethostname(config["hostname"])
+        kernel.sethostname(config["hostname"])
     if config.get("domainname"):
-        L.setdomainname(config["domainname"])
+        kernel.setdomainname(config["domainname"])
     if proc.get("oomScoreAdj") is not None:
         _oom_score_adj(proc["oomScoreAdj"])
     os.close(rf.resolve(proc["cwd"], "dir"))
@@ -467,7 +462,7 @@ def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: b
         rootfs_mod.readonly_root()
     if linux.get("rootfsPropagation"):
         prop = rootfs_mod.PROPAGATION[linux["rootfsPropagation"]]
-        L.mount(None, "/", None, prop, None)
+        kernel.mount(None, "/", None, prop, None)
     _set_rlimits(proc.get("rlimits") or [])
     _check_executable(proc)
     plan = _build_plan(config, ctx, available)
@@ -521,7 +516,7 @@ def _setup_terminal(console: socket.socket, proc: dict[str, Any]) -> None:
     # runtime-linux.md#default-devices: /dev/console is the terminal when one is set up.
     fd = os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)
     os.close(fd)
-    L.mount(name, "/dev/console", None, L.MS_BIND, None)
+    kernel.mount(name, "/dev/console", None, kernel.MS_BIND, None)
     socket.send_fds(console, [name.encode()], [master])
     os.close(master)
     console.close()

@@ -14,48 +14,48 @@ import os
 import stat
 from typing import Any
 
-from . import linux as L
+from . import linux as kernel
 from .errors import ConfigError, HostError
 
 _FLAGS = {
-    "ro": (L.MS_RDONLY, True),
-    "rw": (L.MS_RDONLY, False),
-    "nosuid": (L.MS_NOSUID, True),
-    "suid": (L.MS_NOSUID, False),
-    "nodev": (L.MS_NODEV, True),
-    "dev": (L.MS_NODEV, False),
-    "noexec": (L.MS_NOEXEC, True),
-    "exec": (L.MS_NOEXEC, False),
-    "sync": (L.MS_SYNCHRONOUS, True),
-    "async": (L.MS_SYNCHRONOUS, False),
-    "dirsync": (L.MS_DIRSYNC, True),
-    "remount": (L.MS_REMOUNT, True),
-    "mand": (L.MS_MANDLOCK, True),
-    "nomand": (L.MS_MANDLOCK, False),
-    "atime": (L.MS_NOATIME, False),
-    "noatime": (L.MS_NOATIME, True),
-    "diratime": (L.MS_NODIRATIME, False),
-    "nodiratime": (L.MS_NODIRATIME, True),
-    "bind": (L.MS_BIND, True),
-    "rbind": (L.MS_BIND | L.MS_REC, True),
-    "relatime": (L.MS_RELATIME, True),
-    "norelatime": (L.MS_RELATIME, False),
-    "strictatime": (L.MS_STRICTATIME, True),
-    "nostrictatime": (L.MS_STRICTATIME, False),
-    "nosymfollow": (L.MS_NOSYMFOLLOW, True),
-    "symfollow": (L.MS_NOSYMFOLLOW, False),
-    "silent": (L.MS_SILENT, True),
-    "loud": (L.MS_SILENT, False),
+    "ro": (kernel.MS_RDONLY, True),
+    "rw": (kernel.MS_RDONLY, False),
+    "nosuid": (kernel.MS_NOSUID, True),
+    "suid": (kernel.MS_NOSUID, False),
+    "nodev": (kernel.MS_NODEV, True),
+    "dev": (kernel.MS_NODEV, False),
+    "noexec": (kernel.MS_NOEXEC, True),
+    "exec": (kernel.MS_NOEXEC, False),
+    "sync": (kernel.MS_SYNCHRONOUS, True),
+    "async": (kernel.MS_SYNCHRONOUS, False),
+    "dirsync": (kernel.MS_DIRSYNC, True),
+    "remount": (kernel.MS_REMOUNT, True),
+    "mand": (kernel.MS_MANDLOCK, True),
+    "nomand": (kernel.MS_MANDLOCK, False),
+    "atime": (kernel.MS_NOATIME, False),
+    "noatime": (kernel.MS_NOATIME, True),
+    "diratime": (kernel.MS_NODIRATIME, False),
+    "nodiratime": (kernel.MS_NODIRATIME, True),
+    "bind": (kernel.MS_BIND, True),
+    "rbind": (kernel.MS_BIND | kernel.MS_REC, True),
+    "relatime": (kernel.MS_RELATIME, True),
+    "norelatime": (kernel.MS_RELATIME, False),
+    "strictatime": (kernel.MS_STRICTATIME, True),
+    "nostrictatime": (kernel.MS_STRICTATIME, False),
+    "nosymfollow": (kernel.MS_NOSYMFOLLOW, True),
+    "symfollow": (kernel.MS_NOSYMFOLLOW, False),
+    "silent": (kernel.MS_SILENT, True),
+    "loud": (kernel.MS_SILENT, False),
 }
 PROPAGATION = {
-    "private": L.MS_PRIVATE,
-    "rprivate": L.MS_PRIVATE | L.MS_REC,
-    "shared": L.MS_SHARED,
-    "rshared": L.MS_SHARED | L.MS_REC,
-    "slave": L.MS_SLAVE,
-    "rslave": L.MS_SLAVE | L.MS_REC,
-    "unbindable": L.MS_UNBINDABLE,
-    "runbindable": L.MS_UNBINDABLE | L.MS_REC,
+    "private": kernel.MS_PRIVATE,
+    "rprivate": kernel.MS_PRIVATE | kernel.MS_REC,
+    "shared": kernel.MS_SHARED,
+    "rshared": kernel.MS_SHARED | kernel.MS_REC,
+    "slave": kernel.MS_SLAVE,
+    "rslave": kernel.MS_SLAVE | kernel.MS_REC,
+    "unbindable": kernel.MS_UNBINDABLE,
+    "runbindable": kernel.MS_UNBINDABLE | kernel.MS_REC,
 }
 # Recursive attributes (mount_setattr(2), MOUNT_ATTR_*): option -> (attr bit, set?).
 _MOUNT_ATTR = {
@@ -78,10 +78,10 @@ _IGNORED = {"tmpcopyup", "defaults"}
 MOUNT_OPTIONS = sorted({*_FLAGS, *PROPAGATION, *_MOUNT_ATTR, *_ATIME, *_IGNORED})
 
 _LOCKED = (
-    (os.ST_RDONLY, L.MS_RDONLY),
-    (os.ST_NOSUID, L.MS_NOSUID),
-    (os.ST_NODEV, L.MS_NODEV),
-    (os.ST_NOEXEC, L.MS_NOEXEC),
+    (os.ST_RDONLY, kernel.MS_RDONLY),
+    (os.ST_NOSUID, kernel.MS_NOSUID),
+    (os.ST_NODEV, kernel.MS_NODEV),
+    (os.ST_NOEXEC, kernel.MS_NOEXEC),
 )
 DEFAULT_DEVICES = (
     ("null", 1, 3),
@@ -135,9 +135,9 @@ class Rootfs:
         rel = os.path.normpath("/" + dest).lstrip("/")
         if not rel:
             return os.dup(self.fd)
-        resolve = L.RESOLVE_IN_ROOT | L.RESOLVE_NO_MAGICLINKS
+        resolve = kernel.RESOLVE_IN_ROOT | kernel.RESOLVE_NO_MAGICLINKS
         try:
-            return L.openat2(self.fd, rel, L.O_PATH, resolve)
+            return kernel.openat2(self.fd, rel, kernel.O_PATH, resolve)
         except OSError as err:
             if err.errno != errno.ENOENT or create is None or depth > 40:
                 raise
@@ -154,15 +154,15 @@ class Rootfs:
             return self.resolve(target, create, depth + 1)
         finally:
             os.close(parent)
-        return L.openat2(self.fd, rel, L.O_PATH, resolve)
+        return kernel.openat2(self.fd, rel, kernel.O_PATH, resolve)
 
     # -- mounts ----------------------------------------------------------------------------
 
     def prepare(self, propagation: str | None) -> None:
         """Make the rootfs a mount point with the wanted propagation below a private parent."""
-        flags = PROPAGATION.get(propagation or "", L.MS_SLAVE | L.MS_REC)
-        L.mount(None, "/", None, flags | L.MS_REC, None)
-        L.mount(self.path, self.path, None, L.MS_BIND | L.MS_REC, None)
+        flags = PROPAGATION.get(propagation or "", kernel.MS_SLAVE | kernel.MS_REC)
+        kernel.mount(None, "/", None, flags | kernel.MS_REC, None)
+        kernel.mount(self.path, self.path, None, kernel.MS_BIND | kernel.MS_REC, None)
         os.close(self.fd)
         self.fd = os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
@@ -173,7 +173,7 @@ class Rootfs:
         flags, prop, data, attrs = parse_options(options)
         fstype = entry.get("type") or ""
         source = entry.get("source") or ""
-        bind = bool(flags & L.MS_BIND) or fstype == "bind"
+        bind = bool(flags & kernel.MS_BIND) or fstype == "bind"
         if bind:
             source = os.path.join(bundle, source)
         try:
@@ -184,7 +184,7 @@ class Rootfs:
             else:
                 fd = self.resolve(entry["destination"], "dir")
                 try:
-                    L.mount(source, f"/proc/self/fd/{fd}", fstype, flags, ",".join(data))
+                    kernel.mount(source, f"/proc/self/fd/{fd}", fstype, flags, ",".join(data))
                 finally:
                     os.close(fd)
             if prop or attrs:
@@ -199,11 +199,11 @@ class Rootfs:
             raise OSError(err.errno, f"bind source {source}: {err.strerror}") from err
         fd = self.resolve(dest, "dir" if stat.S_ISDIR(st.st_mode) else "file")
         try:
-            rec = L.MS_REC if "rbind" in options else 0
-            L.mount(source, f"/proc/self/fd/{fd}", None, L.MS_BIND | rec, None)
+            rec = kernel.MS_REC if "rbind" in options else 0
+            kernel.mount(source, f"/proc/self/fd/{fd}", None, kernel.MS_BIND | rec, None)
         finally:
             os.close(fd)
-        extra = flags & ~(L.MS_BIND | L.MS_REC | L.MS_REMOUNT)
+        extra = flags & ~(kernel.MS_BIND | kernel.MS_REC | kernel.MS_REMOUNT)
         if extra:
             self.remount(dest, extra)
 
@@ -213,12 +213,14 @@ class Rootfs:
         target = f"/proc/self/fd/{fd}"
         try:
             try:
-                L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | flags, None)
+                kernel.mount(None, target, None, kernel.MS_BIND | kernel.MS_REMOUNT | flags, None)
             except OSError as err:
                 if err.errno != errno.EPERM:
                     raise
                 locked = _locked_flags(target)
-                L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | flags | locked, None)
+                kernel.mount(
+                    None, target, None, kernel.MS_BIND | kernel.MS_REMOUNT | flags | locked, None
+                )
         finally:
             os.close(fd)
 
@@ -226,7 +228,7 @@ class Rootfs:
         fd = self.resolve(dest)
         try:
             if prop:
-                L.mount(None, f"/proc/self/fd/{fd}", None, prop, None)
+                kernel.mount(None, f"/proc/self/fd/{fd}", None, prop, None)
             for bit, value, on in attrs:
                 _mount_setattr(fd, bit, value, on)
         finally:
@@ -234,23 +236,29 @@ class Rootfs:
 
     def _mount_cgroup(self, dest: str, flags: int, ctx: dict[str, Any]) -> None:
         dirs: list[str] = ctx.get("cgroup_dirs") or []
-        ro = flags & L.MS_RDONLY
+        ro = flags & kernel.MS_RDONLY
         if ctx.get("cgroup_v2"):
             if dirs:
-                self._bind(dirs[0], dest, flags & ~L.MS_BIND, ["rbind"])
+                self._bind(dirs[0], dest, flags & ~kernel.MS_BIND, ["rbind"])
             return
         # cgroup v1: a tmpfs holding one bind mount of the container's own directory per
         # hierarchy (what runc shows a container), read-only when asked.
         fd = self.resolve(dest, "dir")
         try:
-            L.mount("tmpfs", f"/proc/self/fd/{fd}", "tmpfs", L.MS_NOSUID | L.MS_NODEV, "mode=755")
+            kernel.mount(
+                "tmpfs",
+                f"/proc/self/fd/{fd}",
+                "tmpfs",
+                kernel.MS_NOSUID | kernel.MS_NODEV,
+                "mode=755",
+            )
         finally:
             os.close(fd)
         for path in dirs:
             name = _hierarchy(path, ctx)
-            self._bind(path, os.path.join(dest, name), ro | L.MS_NOSUID | L.MS_NODEV, [])
+            self._bind(path, os.path.join(dest, name), ro | kernel.MS_NOSUID | kernel.MS_NODEV, [])
         if ro:
-            self.remount(dest, L.MS_RDONLY | L.MS_NOSUID | L.MS_NODEV)
+            self.remount(dest, kernel.MS_RDONLY | kernel.MS_NOSUID | kernel.MS_NODEV)
 
     # -- devices ---------------------------------------------------------------------------
 
@@ -296,11 +304,13 @@ class Rootfs:
             try:
                 os.mknod(name, mode, rdev, dir_fd=parent)
             except OSError as err:
-                raise HostError(f"{field or 'default devices'}: failed to create {dev['path']}: "
-                                f"{err.strerror}") from err
+                raise HostError(
+                    f"{field or 'default devices'}: failed to create {dev['path']}: {err.strerror}"
+                ) from err
             os.chmod(name, mode & 0o7777, dir_fd=parent)
-            os.chown(name, dev.get("uid", 0), dev.get("gid", 0), dir_fd=parent,
-                     follow_symlinks=False)
+            os.chown(
+                name, dev.get("uid", 0), dev.get("gid", 0), dir_fd=parent, follow_symlinks=False
+            )
         finally:
             os.close(parent)
 
@@ -336,7 +346,7 @@ def _locked_flags(target: str) -> int:
     for st_bit, ms_bit in _LOCKED:
         if st.f_flag & st_bit:
             flags |= ms_bit
-    return flags & ~L.MS_RDONLY
+    return flags & ~kernel.MS_RDONLY
 
 
 def _mount_setattr(fd: int, bit: int, value: int, on: bool) -> None:
@@ -358,12 +368,12 @@ def pivot(rootfs: str) -> None:
     new = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
     try:
         os.fchdir(new)
-        L.pivot_root(".", ".")
+        kernel.pivot_root(".", ".")
         os.fchdir(old)
         # The old root may be shared with the host: make it a slave before detaching it so
         # the unmount does not propagate back.
-        L.mount(None, ".", None, L.MS_SLAVE | L.MS_REC, None)
-        L.umount2(".", L.MNT_DETACH)
+        kernel.mount(None, ".", None, kernel.MS_SLAVE | kernel.MS_REC, None)
+        kernel.umount2(".", kernel.MNT_DETACH)
         os.chdir("/")
     finally:
         os.close(old)
@@ -378,9 +388,9 @@ def mask_paths(paths: list[str]) -> None:
         except FileNotFoundError:
             continue
         if stat.S_ISDIR(st.st_mode):
-            L.mount("tmpfs", path, "tmpfs", L.MS_RDONLY, None)
+            kernel.mount("tmpfs", path, "tmpfs", kernel.MS_RDONLY, None)
         else:
-            L.mount("/dev/null", path, None, L.MS_BIND, None)
+            kernel.mount("/dev/null", path, None, kernel.MS_BIND, None)
 
 
 def readonly_paths(paths: list[str]) -> None:
@@ -388,12 +398,16 @@ def readonly_paths(paths: list[str]) -> None:
     for path in paths:
         if not os.path.exists(path):
             continue
-        L.mount(path, path, None, L.MS_BIND | L.MS_REC, None)
+        kernel.mount(path, path, None, kernel.MS_BIND | kernel.MS_REC, None)
         locked = _locked_flags(path)
-        L.mount(None, path, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | locked, None)
+        kernel.mount(
+            None, path, None, kernel.MS_BIND | kernel.MS_REMOUNT | kernel.MS_RDONLY | locked, None
+        )
 
 
 def readonly_root() -> None:
     """Remount / read-only (root.readonly), keeping locked flags."""
     locked = _locked_flags("/")
-    L.mount(None, "/", None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | locked, None)
+    kernel.mount(
+        None, "/", None, kernel.MS_BIND | kernel.MS_REMOUNT | kernel.MS_RDONLY | locked, None
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures are imported from the support module and used as arguments)
 """Real engines drive the reference runtime end to end: Docker Engine and containerd (Debian).
 
 Each engine runs privately (own sockets, state, data and exec roots) and is pointed at the
@@ -121,10 +122,13 @@ def _wait_ping(client: object, proc: subprocess.Popen, log: Path) -> None:
             time.sleep(0.1)
 
 
-@pytest.mark.parametrize(("command", "output", "code"), [
-    (["echo", "hello"], b"hello\n", 0),
-    (["sh", "-c", "exit 3"], b"", 3),
-])
+@pytest.mark.parametrize(
+    ("command", "output", "code"),
+    [
+        (["echo", "hello"], b"hello\n", 0),
+        (["sh", "-c", "exit 3"], b"", 3),
+    ],
+)
 def test_docker_runs_container_with_reference_runtime(dockerd, command, output, code) -> None:
     """Docker Engine drives the runtime (create/start/state/kill/delete through the runc shim):
     output and exit code come back as the process produced them."""
@@ -171,10 +175,13 @@ def containerd() -> Iterator[tuple[Path, Path]]:
             _stop(proc)
 
 
-@pytest.mark.parametrize(("command", "output", "code"), [
-    (["echo", "hello"], "hello\n", 0),
-    (["sh", "-c", "exit 3"], "", 3),
-])
+@pytest.mark.parametrize(
+    ("command", "output", "code"),
+    [
+        (["echo", "hello"], "hello\n", 0),
+        (["sh", "-c", "exit 3"], "", 3),
+    ],
+)
 def test_containerd_runs_container_with_reference_runtime(
     containerd, busybox_rootfs: Path, tmp_path: Path, command, output, code
 ) -> None:
@@ -184,19 +191,45 @@ def test_containerd_runs_container_with_reference_runtime(
     namespace = f"refrt-{uuid.uuid4().hex[:8]}"
     cid = f"c{uuid.uuid4().hex[:10]}"
     out = tmp_path / "ctr.out"
-    argv = ["ctr", "-a", str(sock), "-n", namespace, "run", "--rm", "--runc-binary",
-            str(wrapper), "--rootfs", str(busybox_rootfs), cid, *command]
+    argv = [
+        "ctr",
+        "-a",
+        str(sock),
+        "-n",
+        namespace,
+        "run",
+        "--rm",
+        "--runc-binary",
+        str(wrapper),
+        "--rootfs",
+        str(busybox_rootfs),
+        cid,
+        *command,
+    ]
     try:
         with open(out, "w") as fh:
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=fh,
-                                  stderr=subprocess.STDOUT, timeout=120, check=False)
+            proc = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                timeout=120,
+                check=False,
+            )
     finally:
-        subprocess.run(["ctr", "-a", str(sock), "-n", namespace, "task", "kill", "-s", "KILL",
-                        cid], capture_output=True, check=False)
-        subprocess.run(["ctr", "-a", str(sock), "-n", namespace, "container", "rm", cid],
-                       capture_output=True, check=False)
-        subprocess.run(["ctr", "-a", str(sock), "namespace", "rm", namespace],
-                       capture_output=True, check=False)
+        subprocess.run(
+            ["ctr", "-a", str(sock), "-n", namespace, "task", "kill", "-s", "KILL", cid],
+            capture_output=True,
+            check=False,
+        )
+        subprocess.run(
+            ["ctr", "-a", str(sock), "-n", namespace, "container", "rm", cid],
+            capture_output=True,
+            check=False,
+        )
+        subprocess.run(
+            ["ctr", "-a", str(sock), "namespace", "rm", namespace], capture_output=True, check=False
+        )
         # The runc shim keeps runtime state in /run/containerd/runc/<namespace>.
         shutil.rmtree(f"/run/containerd/runc/{namespace}", ignore_errors=True)
     assert proc.returncode == code, out.read_text()

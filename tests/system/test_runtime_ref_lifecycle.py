@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures are imported from the support module and used as arguments)
 """System tests of the reference runtime's lifecycle: real containers, checked from outside."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures are imported from the support module and used as arguments)
 """System tests: what the container process sees under the reference runtime (and runc)."""
 
 from __future__ import annotations
@@ -129,19 +130,61 @@ def test_seccomp_with_argument_conditions(refrt, bundle) -> None:
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": 38,
         "syscalls": [
-            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
-             "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]},
-            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
-             "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
+            {
+                "names": ["personality"],
+                "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}],
+            },
+            {
+                "names": ["personality"],
+                "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}],
+            },
             {"names": ["no_such_syscall_name"], "action": "SCMP_ACT_ALLOW"},
-            {"names": [
-                "execve", "brk", "mmap", "munmap", "arch_prctl", "set_tid_address", "write",
-                "exit_group", "getpid", "rt_sigaction", "rt_sigprocmask", "getuid", "getppid",
-                "uname", "ioctl", "close_range", "setgroups", "setresgid", "setresuid", "prctl",
-                "capget", "capset", "chdir", "umask", "close", "fcntl", "read", "getcwd",
-                "newfstatat", "stat", "geteuid", "getegid", "getgid", "set_robust_list",
-                "rseq", "prlimit64", "mprotect", "openat", "fstat",
-            ], "action": "SCMP_ACT_ALLOW"},
+            {
+                "names": [
+                    "execve",
+                    "brk",
+                    "mmap",
+                    "munmap",
+                    "arch_prctl",
+                    "set_tid_address",
+                    "write",
+                    "exit_group",
+                    "getpid",
+                    "rt_sigaction",
+                    "rt_sigprocmask",
+                    "getuid",
+                    "getppid",
+                    "uname",
+                    "ioctl",
+                    "close_range",
+                    "setgroups",
+                    "setresgid",
+                    "setresuid",
+                    "prctl",
+                    "capget",
+                    "capset",
+                    "chdir",
+                    "umask",
+                    "close",
+                    "fcntl",
+                    "read",
+                    "getcwd",
+                    "newfstatat",
+                    "stat",
+                    "geteuid",
+                    "getegid",
+                    "getgid",
+                    "set_robust_list",
+                    "rseq",
+                    "prlimit64",
+                    "mprotect",
+                    "openat",
+                    "fstat",
+                ],
+                "action": "SCMP_ACT_ALLOW",
+            },
         ],
     }
     proc = refrt("run", "--bundle", str(bundle(config)), unique_id())
@@ -172,8 +215,10 @@ def test_user_namespace_maps_ids(refrt, bundle) -> None:
     config["linux"]["namespaces"].append({"type": "user"})
     # Container root is host root (so it may enter the 0700 pytest temp dirs); the rest of the
     # range is shifted.
-    maps = [{"containerID": 0, "hostID": 0, "size": 1},
-            {"containerID": 1, "hostID": 100001, "size": 65535}]
+    maps = [
+        {"containerID": 0, "hostID": 0, "size": 1},
+        {"containerID": 1, "hostID": 100001, "size": 65535},
+    ]
     config["linux"]["uidMappings"] = maps
     config["linux"]["gidMappings"] = maps
     config["mounts"] = [m for m in config["mounts"] if m["destination"] != "/sys"]
@@ -185,21 +230,35 @@ def test_user_namespace_maps_ids(refrt, bundle) -> None:
 
 def test_devices_and_cgroup_limits_are_applied(refrt, bundle, tmp_path: Path) -> None:
     """linux.devices nodes exist with their mode; memory and pids limits are in the cgroup."""
-    config = base_config(["sh", "-c", "stat -c '%F %a %t:%T' /dev/mynull; "
-                                      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
-                                      "/sys/fs/cgroup/pids/pids.max"])
+    config = base_config(
+        [
+            "sh",
+            "-c",
+            "stat -c '%F %a %t:%T' /dev/mynull; "
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+            "/sys/fs/cgroup/pids/pids.max",
+        ]
+    )
     config["linux"]["devices"] = [
         {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640}
     ]
     config["linux"]["resources"] = {
         "memory": {"limit": 64 * 1024 * 1024},
         "pids": {"limit": 50},
-        "devices": [{"allow": False, "access": "rwm"},
-                    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"}],
+        "devices": [
+            {"allow": False, "access": "rwm"},
+            {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+        ],
     }
     config["linux"]["namespaces"].append({"type": "cgroup"})
-    config["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
-                             "source": "cgroup", "options": ["ro", "nosuid", "nodev"]})
+    config["mounts"].append(
+        {
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": ["ro", "nosuid", "nodev"],
+        }
+    )
     proc = refrt("run", "--bundle", str(bundle(config)), unique_id())
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()

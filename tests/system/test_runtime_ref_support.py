@@ -47,7 +47,9 @@ def build_rootfs(path: Path) -> Path:
         link = path / "bin" / applet
         if not link.exists():
             link.symlink_to("busybox")
-    (path / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/:/bin/sh\n")
+    (path / "etc" / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/:/bin/sh\n"
+    )
     (path / "etc" / "group").write_text("root:x:0:\nuser:x:1000:\n")
     return path
 
@@ -121,9 +123,10 @@ class Runtime:
         cmd = [*self.argv, "--root", str(self.root), *args]
         stdin = kw.pop("stdin", subprocess.DEVNULL)
         kw.setdefault("env", self.env)
-        with open(self.root.parent / f"out-{uuid.uuid4().hex}", "w+") as out, open(
-            self.root.parent / f"err-{uuid.uuid4().hex}", "w+"
-        ) as err:
+        with (
+            open(self.root.parent / f"out-{uuid.uuid4().hex}", "w+") as out,
+            open(self.root.parent / f"err-{uuid.uuid4().hex}", "w+") as err,
+        ):
             proc = subprocess.run(
                 cmd, stdin=stdin, stdout=out, stderr=err, timeout=timeout, check=False, **kw
             )
