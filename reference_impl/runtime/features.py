@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import config as cfg
+
+# typing is imported for type checkers only: every CLI call pays for each import.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 VERSION = "0.1.0"
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import subprocess
-import tempfile
-from typing import Any
-
+from ._log import get_logger
 from .errors import HostError
 
-log = logging.getLogger(__name__)
+# typing is imported for type checkers only: every CLI call pays for each import.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+log = get_logger(__name__)
 
 
 def run_hooks(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any]) -> None:
@@ -24,6 +24,8 @@ def run_hooks(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any]) -> 
     Raises:
         HostError: a hook could not be started, exited non-zero, or ran past its timeout.
     """
+    import json
+
     payload = json.dumps(state).encode()
     for i, hook in enumerate(hooks):
         run_hook(f"hooks.{kind}[{i}]", hook, payload)
@@ -36,6 +38,8 @@ def run_hook(field: str, hook: dict[str, Any], payload: bytes) -> None:
     log.debug("running %s: %s", field, path)
     # stderr goes to a file, not a pipe: a hook that leaves a daemon behind holding the pipe
     # would otherwise hang the runtime.
+    import tempfile
+
     with tempfile.TemporaryFile() as errfile:
         _spawn(field, path, args, hook, payload, errfile)
 
@@ -43,6 +47,8 @@ def run_hook(field: str, hook: dict[str, Any], payload: bytes) -> None:
 def _spawn(
     field: str, path: str, args: list[str], hook: dict[str, Any], payload: bytes, errfile: Any
 ) -> None:
+    import subprocess
+
     try:
         proc = subprocess.run(
             args,

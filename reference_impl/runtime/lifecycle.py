@@ -1,20 +1,25 @@
-"""``start``, ``kill``, ``delete``, ``state`` on top of :mod:`.process` and :mod:`.state`."""
+"""``start``, ``kill``, ``delete``, ``state`` on top of :mod:`.process` and :mod:`.state`.
+
+These run once per CLI call in a fresh interpreter, so they use the C modules ``_socket`` and
+``_signal`` directly (the ``socket``/``signal`` wrappers import ``enum``) and import hooks and
+cgroups code only when there is work for it.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
 import os
-import signal
-import socket
-from typing import Any
 
-from . import hooks as hooks_mod
+from ._log import get_logger
 from .errors import ContainerStateError, HostError, RuntimeCommandError
-from .state import SOCKET_FILE, Container, Store
+from .state import SOCKET_FILE, Container, Store, oci_json, wait_pidfd
 
-log = logging.getLogger(__name__)
+# typing is imported for type checkers only: every CLI call pays for each import.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+log = get_logger(__name__)
+SIGKILL = 9
 
 
 def state(store: Store, container_id: str) -> dict[str, Any]:
@@ -39,32 +44,39 @@ def start(store: Store, container_id: str) -> None:
         _release(store, container)
         container.status = "running"
         store.save(container)
-        try:
-            hooks_mod.run_hooks("poststart", container.poststart, container.oci_state("running"))
-        except HostError:
-            _signal(container, signal.SIGKILL)
-            raise
+        if container.poststart:
+            from .hooks import run_hooks
+
+            try:
+                run_hooks("poststart", container.poststart, container.oci_state("running"))
+            except HostError:
+                _signal(container, SIGKILL)
+                raise
 
 
 def _release(store: Store, container: Container) -> None:
     """Connect to the helper's barrier, hand it the state, and read its verdict."""
+    import _socket
+
     dirfd = os.open(store.dir(container.id), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    chunks = []
     try:
         try:
             sock.connect(f"/proc/self/fd/{dirfd}/{SOCKET_FILE}")
         except OSError as err:
             raise HostError(f"failed to reach the container init: {err.strerror}") from err
-        sock.sendall(json.dumps(container.oci_state("created")).encode())
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
+        sock.sendall(oci_json(container.oci_state("created")).encode())
+        sock.shutdown(_socket.SHUT_WR)
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     finally:
         sock.close()
         os.close(dirfd)
-    with contextlib.suppress(FileNotFoundError):
+    try:  # noqa: SIM105 (no contextlib import on the CLI's hot path)
         os.unlink(os.path.join(store.dir(container.id), SOCKET_FILE))
+    except FileNotFoundError:
+        pass
     if chunks:
         # The helper writes only on failure: the connection closes on a successful execve.
         raise HostError(b"".join(chunks).decode(errors="replace"))
@@ -84,12 +96,16 @@ def kill(store: Store, container_id: str, sig: int, all_processes: bool = False)
 
 
 def _signal(container: Container, sig: int) -> None:
+    """Signal the init through a pidfd, so a recycled pid is never hit."""
+    import _signal as csignal
+
     try:
         pidfd = os.pidfd_open(container.pid)
     except ProcessLookupError:
         return
     try:
-        signal.pidfd_send_signal(pidfd, sig)
+        if container.alive():
+            csignal.pidfd_send_signal(pidfd, sig)
     except ProcessLookupError:
         pass
     finally:
@@ -103,7 +119,6 @@ def delete(store: Store, container_id: str, force: bool = False) -> None:
     with ``force``.
     """
     from .cgroups import Cgroups
-    from .process import wait_pidfd
 
     with store.locked(container_id) as container:
         status = container.current_status()
@@ -113,26 +128,32 @@ def delete(store: Store, container_id: str, force: bool = False) -> None:
             )
         cgroups = Cgroups(container.cgroups, container.cgroups_created)
         if container.pid > 0 and status != "stopped":
-            _stop(container, wait_pidfd)
-        cgroups.kill_all(signal.SIGKILL)
+            _stop(container)
+        if force:
+            cgroups.kill_all(SIGKILL)
         cgroups.destroy()
         store.remove(container_id)
-    try:
-        hooks_mod.run_hooks("poststop", container.poststop, container.oci_state("stopped"))
-    except RuntimeCommandError as err:
-        # config.md#posix-platform-hooks: a failing poststop hook is only a warning.
-        log.warning("%s", err)
+    if container.poststop:
+        from .hooks import run_hooks
+
+        try:
+            run_hooks("poststop", container.poststop, container.oci_state("stopped"))
+        except RuntimeCommandError as err:
+            # config.md#posix-platform-hooks: a failing poststop hook is only a warning.
+            log.warning("%s", err)
 
 
-def _stop(container: Container, wait: Any) -> None:
+def _stop(container: Container) -> None:
+    import _signal as csignal
+
     try:
         pidfd = os.pidfd_open(container.pid)
     except ProcessLookupError:
         return
     try:
         if container.alive():
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            wait(pidfd, 10.0)
+            csignal.pidfd_send_signal(pidfd, SIGKILL)
+            wait_pidfd(pidfd, 10.0)
     finally:
         os.close(pidfd)
 

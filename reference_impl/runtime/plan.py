@@ -6,13 +6,17 @@ a count or the fixed fields, then strings, every item NUL-terminated (see helper
 
 from __future__ import annotations
 
-import logging
 import os
-from typing import Any
 
+from ._log import get_logger
 from .config import CAP_SETS, CAPABILITIES
 
-log = logging.getLogger(__name__)
+# typing is imported for type checkers only: every CLI call pays for each import.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+log = get_logger(__name__)
 
 
 class Plan:

@@ -17,14 +17,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import resource
 import signal
 import socket
 import struct
 import time
-from typing import Any
 
 from . import cgroups as cg_mod
 from . import config as config_mod
@@ -32,10 +30,16 @@ from . import hooks as hooks_mod
 from . import linux as kernel
 from . import plan as plan_mod
 from . import rootfs as rootfs_mod
+from ._log import get_logger
 from .errors import ConfigError, HostError, RuntimeCommandError
-from .state import SOCKET_FILE, Container, Store, read_stat
+from .state import SOCKET_FILE, Container, Store, read_stat, wait_pidfd
 
-log = logging.getLogger(__name__)
+# typing is imported for type checkers only: every CLI call pays for each import.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+log = get_logger(__name__)
 
 HELPER_SOURCE = os.path.join(os.path.dirname(__file__), "helper", "helper.c")
 _F_SEALS = 1 | 2 | 4 | 8  # F_SEAL_SEAL | SHRINK | GROW | WRITE
@@ -212,15 +216,6 @@ def _kill_and_wait(pid: int, timeout: float = 5.0) -> None:
         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
     wait_pidfd(pidfd, timeout)
     os.close(pidfd)
-
-
-def wait_pidfd(pidfd: int, timeout: float) -> bool:
-    """Whether the process behind ``pidfd`` exited within ``timeout`` seconds."""
-    import select
-
-    poller = select.poll()
-    poller.register(pidfd, select.POLLIN)
-    return bool(poller.poll(int(timeout * 1000)))
 
 
 # ---- P: the creating process -------------------------------------------------------------------
@@ -450,8 +445,13 @@ def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: b
     hooks_mod.run_hooks("createContainer", hooks.get("createContainer") or [], state)
 
     console = _connect_console(opts.console_socket) if proc.get("terminal") else None
-    available = _bounding_set()
-    import termios  # noqa: F401  (needed after pivot_root, when imports no longer work)
+    # Everything that may import or log is done before pivot_root: afterwards the host's
+    # Python library is out of reach.
+    caps = proc.get("capabilities")
+    masks = None if caps is None else plan_mod.capability_masks(caps, _bounding_set())
+    import termios  # noqa: F401  (used by _setup_terminal after pivot_root)
+
+    log.debug("pivoting to %s", rootfs)
 
     rootfs_mod.pivot(rootfs)
     rootfs_mod.mask_paths(linux.get("maskedPaths") or [])
@@ -465,7 +465,7 @@ def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: b
         kernel.mount(None, "/", None, prop, None)
     _set_rlimits(proc.get("rlimits") or [])
     _check_executable(proc)
-    plan = _build_plan(config, ctx, available)
+    plan = _build_plan(config, ctx, masks)
     _exec_helper(plan, ctx, opts)
 
 
@@ -554,7 +554,7 @@ def _check_executable(proc: dict[str, Any]) -> None:
     raise ConfigError("process.args[0]", f"executable {arg0!r} not found in the container")
 
 
-def _build_plan(config: dict[str, Any], ctx: dict[str, Any], available: int) -> bytes:
+def _build_plan(config: dict[str, Any], ctx: dict[str, Any], masks: list[int] | None) -> bytes:
     proc = config["process"]
     opts: Options = ctx["opts"]
     plan = plan_mod.Plan()
@@ -574,8 +574,7 @@ def _build_plan(config: dict[str, Any], ctx: dict[str, Any], available: int) -> 
     plan.strv([str(g) for g in user.get("additionalGids") or []])
     if "umask" in user:
         plan.add("umask", user["umask"])
-    if proc.get("capabilities") is not None:
-        masks = plan_mod.capability_masks(proc["capabilities"], available)
+    if masks is not None:
         plan.add("caps", *(f"{m:x}" for m in masks))
     if proc.get("noNewPrivileges"):
         plan.add("nnp")

@@ -12,10 +12,14 @@ import ctypes
 import errno
 import os
 import stat
-from typing import Any
 
 from . import linux as kernel
 from .errors import ConfigError, HostError
+
+# typing is imported for type checkers only: every CLI call pays for each import.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _FLAGS = {
     "ro": (kernel.MS_RDONLY, True),
