@@ -331,11 +331,54 @@ def _process(value: Any, namespaces: dict[str, str | None]) -> None:
         if key in proc:
             _str(proc[key], f"process.{key}")
     if "ioPriority" in proc:
-        # DEVIATION(RT-C17): ioPriority is not applied; refuse rather than ignore it.
-        raise ConfigError("process.ioPriority", "is not supported by this runtime")
+        _io_priority(proc["ioPriority"])
     if "scheduler" in proc:
-        # DEVIATION(RT-C17): the scheduler is not applied; refuse rather than ignore it.
-        raise ConfigError("process.scheduler", "is not supported by this runtime")
+        _scheduler(proc["scheduler"])
+
+
+SCHED_POLICIES = {
+    "SCHED_OTHER": 0,
+    "SCHED_FIFO": 1,
+    "SCHED_RR": 2,
+    "SCHED_BATCH": 3,
+    "SCHED_ISO": 4,
+    "SCHED_IDLE": 5,
+    "SCHED_DEADLINE": 6,
+}
+SCHED_FLAGS = {
+    "SCHED_FLAG_RESET_ON_FORK": 0x01,
+    "SCHED_FLAG_RECLAIM": 0x02,
+    "SCHED_FLAG_DL_OVERRUN": 0x04,
+    "SCHED_FLAG_KEEP_POLICY": 0x08,
+    "SCHED_FLAG_KEEP_PARAMS": 0x10,
+    "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20,
+    "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40,
+}
+IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+
+
+def _scheduler(value: Any) -> None:
+    sched = _obj(value, "process.scheduler")
+    policy = sched.get("policy")
+    if policy not in SCHED_POLICIES:
+        raise ConfigError("process.scheduler.policy", f"unknown policy {policy!r}")
+    if "nice" in sched:
+        _int(sched["nice"], "process.scheduler.nice", -20, 19)
+    if "priority" in sched:
+        _int(sched["priority"], "process.scheduler.priority", 0, 99)
+    for i, flag in enumerate(_strs(sched.get("flags", []), "process.scheduler.flags")):
+        if flag not in SCHED_FLAGS:
+            raise ConfigError(f"process.scheduler.flags[{i}]", f"unknown flag {flag!r}")
+    for key in ("runtime", "deadline", "period"):
+        if key in sched:
+            _int(sched[key], f"process.scheduler.{key}", 0)
+
+
+def _io_priority(value: Any) -> None:
+    prio = _obj(value, "process.ioPriority")
+    if prio.get("class") not in IOPRIO_CLASSES:
+        raise ConfigError("process.ioPriority.class", f"unknown class {prio.get('class')!r}")
+    _int(prio.get("priority", 0), "process.ioPriority.priority", 0, 7)
 
 
 def _user(value: Any) -> None:
@@ -498,7 +541,13 @@ def _linux(linux: dict[str, Any], namespaces: dict[str, str | None]) -> None:
             _abs(path, f"linux.{key}[{i}]")
     if "mountLabel" in linux:
         _str(linux["mountLabel"], "linux.mountLabel")
-    for key in ("intelRdt", "memoryPolicy", "netDevices", "personality"):
+    if "personality" in linux:
+        pers = _obj(linux["personality"], "linux.personality")
+        if pers.get("domain") not in ("LINUX", "LINUX32"):
+            raise ConfigError("linux.personality.domain", "must be LINUX or LINUX32")
+        if pers.get("flags"):
+            raise ConfigError("linux.personality.flags", "no flags are defined by the spec")
+    for key in ("intelRdt", "memoryPolicy", "netDevices"):
         if linux.get(key):
             # DEVIATION(RT-X21): these Linux extensions are not implemented; refuse them.
             raise ConfigError(f"linux.{key}", "is not supported by this runtime")

@@ -21,6 +21,9 @@ SYS_UNSHARE = 272
 SYS_OPENAT2 = 437
 SYS_PIDFD_OPEN = 434
 SYS_SETDOMAINNAME = 171
+SYS_SCHED_SETATTR = 314
+SYS_IOPRIO_SET = 251
+SYS_PERSONALITY = 135
 
 CLONE_NEWTIME = 0x00000080
 CLONE_NEWNS = 0x00020000
@@ -90,6 +93,12 @@ def _check(result: int, what: str) -> int:
         err = ctypes.get_errno()
         raise OSError(err, f"failed to {what}: {os.strerror(err)}")
     return result
+
+
+def raw_syscall(number: int, *args: int | bytes) -> int:
+    """syscall(2) with int or buffer arguments; raises OSError on failure."""
+    conv = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+    return _check(_syscall(number, *conv), f"call syscall {number}")
 
 
 def unshare(flags: int) -> None:

@@ -464,6 +464,13 @@ def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: b
         prop = rootfs_mod.PROPAGATION[linux["rootfsPropagation"]]
         kernel.mount(None, "/", None, prop, None)
     _set_rlimits(proc.get("rlimits") or [])
+    # Scheduling, I/O priority and personality survive both execve calls (helper, process).
+    if proc.get("scheduler"):
+        _set_scheduler(proc["scheduler"])
+    if proc.get("ioPriority"):
+        _set_io_priority(proc["ioPriority"])
+    if linux.get("personality"):
+        _set_personality(linux["personality"])
     _check_executable(proc)
     plan = _build_plan(config, ctx, masks)
     _exec_helper(plan, ctx, opts)
@@ -537,6 +544,44 @@ def _set_rlimits(rlimits: list[dict[str, Any]]) -> None:
             resource.setrlimit(kind, (soft, hard))
         except (OSError, ValueError) as err:
             raise HostError(f"process.rlimits[{i}]: failed to set {item['type']}: {err}") from err
+
+
+def _set_scheduler(sched: dict[str, Any]) -> None:
+    flags = 0
+    for flag in sched.get("flags") or []:
+        flags |= config_mod.SCHED_FLAGS[flag]
+    # struct sched_attr (sched_setattr(2)), 48 bytes.
+    attr = struct.pack(
+        "IIQiIQQQ",
+        48,
+        config_mod.SCHED_POLICIES[sched["policy"]],
+        flags,
+        sched.get("nice", 0),
+        sched.get("priority", 0),
+        sched.get("runtime", 0),
+        sched.get("deadline", 0),
+        sched.get("period", 0),
+    )
+    try:
+        kernel.raw_syscall(kernel.SYS_SCHED_SETATTR, 0, attr, 0)
+    except OSError as err:
+        raise HostError(f"process.scheduler: failed to set the scheduler: {err}") from err
+
+
+def _set_io_priority(prio: dict[str, Any]) -> None:
+    value = (config_mod.IOPRIO_CLASSES[prio["class"]] << 13) | prio.get("priority", 0)
+    try:
+        kernel.raw_syscall(kernel.SYS_IOPRIO_SET, 1, 0, value)  # IOPRIO_WHO_PROCESS, self
+    except OSError as err:
+        raise HostError(f"process.ioPriority: failed to set the I/O priority: {err}") from err
+
+
+def _set_personality(pers: dict[str, Any]) -> None:
+    domain = 0x0008 if pers["domain"] == "LINUX32" else 0x0000  # PER_LINUX32 / PER_LINUX
+    try:
+        kernel.raw_syscall(kernel.SYS_PERSONALITY, domain)
+    except OSError as err:
+        raise HostError(f"linux.personality: failed to set {pers['domain']}: {err}") from err
 
 
 def _check_executable(proc: dict[str, Any]) -> None:

@@ -294,3 +294,25 @@ def test_terminal_is_sent_over_console_socket(refrt, bundle, tmp_path: Path) -> 
     conn.close()
     server.close()
     assert output.split() == ["33", "101", "/dev/console"] or output.split()[:2] == ["33", "101"]
+
+
+def test_scheduling_personality_time_and_domain_are_applied(refrt, bundle) -> None:
+    """scheduler nice/policy, ioPriority, personality, time offsets and domainname apply."""
+    script = (
+        "cut -d' ' -f19,41 /proc/self/stat; ionice; uname -m; "
+        "cat /proc/self/timens_offsets; cat /proc/sys/kernel/domainname"
+    )
+    config = base_config(["sh", "-c", script], domainname="example.test")
+    config["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 7}
+    config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
+    config["linux"]["personality"] = {"domain": "LINUX32"}
+    config["linux"]["namespaces"].append({"type": "time"})
+    config["linux"]["timeOffsets"] = {"monotonic": {"secs": 86400, "nanosecs": 0}}
+    proc = refrt("run", "--bundle", str(bundle(config)), unique_id())
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "7 3", "nice 7, policy 3 (SCHED_BATCH) in /proc/self/stat"
+    assert lines[1] == "best-effort: prio 6"
+    assert lines[2] == "i686"
+    assert lines[3].split() == ["monotonic", "86400", "0"]
+    assert lines[-1] == "example.test"
