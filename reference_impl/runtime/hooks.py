@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-def run_hooks(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any]) -> None:
+def run_hooks(
+    kind: str, hooks: list[dict[str, Any]], state: dict[str, Any], keep_going: bool = False
+) -> None:
     """Run every hook of ``kind`` in order; the first failure raises.
 
     Args:
@@ -28,7 +30,13 @@ def run_hooks(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any]) -> 
 
     payload = json.dumps(state).encode()
     for i, hook in enumerate(hooks):
-        run_hook(f"hooks.{kind}[{i}]", hook, payload)
+        try:
+            run_hook(f"hooks.{kind}[{i}]", hook, payload)
+        except HostError as err:
+            if not keep_going:
+                raise
+            # config.md#posix-platform-hooks: e.g. poststop failures are warnings only.
+            log.warning("%s", err)
 
 
 def run_hook(field: str, hook: dict[str, Any], payload: bytes) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from ._log import get_logger
-from .errors import ContainerStateError, HostError, RuntimeCommandError
+from .errors import ContainerStateError, HostError
 from .state import SOCKET_FILE, Container, Store, oci_json, wait_pidfd
 
 # typing is imported for type checkers only: every CLI call pays for each import.
@@ -66,7 +66,10 @@ def _release(store: Store, container: Container) -> None:
             sock.connect(f"/proc/self/fd/{dirfd}/{SOCKET_FILE}")
         except OSError as err:
             raise HostError(f"failed to reach the container init: {err.strerror}") from err
-        sock.sendall(oci_json(container.oci_state("created")).encode())
+        doc = container.oci_state("created")
+        # startContainer hooks run in the container: they get the pid as seen there.
+        doc["pid"] = _pid_in_container(container.pid)
+        sock.sendall(oci_json(doc).encode())
         sock.shutdown(_socket.SHUT_WR)
         while chunk := sock.recv(65536):
             chunks.append(chunk)
@@ -80,6 +83,18 @@ def _release(store: Store, container: Container) -> None:
     if chunks:
         # The helper writes only on failure: the connection closes on a successful execve.
         raise HostError(b"".join(chunks).decode(errors="replace"))
+
+
+def _pid_in_container(pid: int) -> int:
+    """The innermost pid of ``pid`` (``NSpid`` in /proc/<pid>/status)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except OSError:
+        pass
+    return pid
 
 
 def kill(store: Store, container_id: str, sig: int, all_processes: bool = False) -> None:
@@ -136,11 +151,7 @@ def delete(store: Store, container_id: str, force: bool = False) -> None:
     if container.poststop:
         from .hooks import run_hooks
 
-        try:
-            run_hooks("poststop", container.poststop, container.oci_state("stopped"))
-        except RuntimeCommandError as err:
-            # config.md#posix-platform-hooks: a failing poststop hook is only a warning.
-            log.warning("%s", err)
+        run_hooks("poststop", container.poststop, container.oci_state("stopped"), keep_going=True)
 
 
 def _stop(container: Container) -> None:

@@ -22,6 +22,7 @@ import resource
 import signal
 import socket
 import struct
+import termios
 import time
 
 from . import cgroups as cg_mod
@@ -139,7 +140,6 @@ def create(store: Store, container_id: str, bundle: str, opts: Options) -> Conta
         cgroups = cg_mod.Cgroups.create(linux.get("cgroupsPath"), container_id)
         container.cgroups, container.cgroups_created = cgroups.dirs, cgroups.created
         store.save(container)
-        cgroups.apply(linux.get("resources") or {})
         _spawn(store, container, config, cgroups, opts)
         container.status = "created"
         store.save(container)
@@ -228,6 +228,7 @@ def _spawn(
     cgroups: cg_mod.Cgroups,
     opts: Options,
 ) -> None:
+    _preload(config, opts)
     helper_fd = _sealed_helper()
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     barrier = _barrier_socket(store.dir(container.id))
@@ -252,6 +253,16 @@ def _spawn(
         parent_sock.close()
         barrier.close()
         _reap(pid_a)
+
+
+def _preload(config: dict[str, Any], opts: Options) -> None:
+    """Import now what the init will need: in a user namespace it may not be able to read the
+    host's Python library, and after pivot_root nobody can."""
+    if (config.get("hooks") or {}).get("createContainer"):
+        import subprocess  # noqa: F401
+        import tempfile  # noqa: F401
+    if opts.debug:
+        log.debug("creating with the plan of %s", config["process"]["args"])
 
 
 def _barrier_socket(state_dir: str) -> socket.socket:
@@ -300,6 +311,9 @@ def _drive(
             stat = read_stat(container.pid)
             container.start_time = stat[1] if stat else 0
             store.save(container)
+            # Limits apply once A has exited, so a pids.limit of 1 counts the init alone.
+            _reap(pid_a)
+            cgroups.apply(linux.get("resources") or {})
         elif kind == b"M":
             cgroups.apply_devices((linux.get("resources") or {}).get("devices") or [])
             state = container.oci_state("creating")
@@ -442,6 +456,9 @@ def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: b
     if state is None:
         raise HostError("the runtime went away during create")
     hooks = config.get("hooks") or {}
+    # createContainer runs in the container namespaces and sees the pid from there
+    # (runtime-spec#1166).
+    state["pid"] = os.getpid()
     hooks_mod.run_hooks("createContainer", hooks.get("createContainer") or [], state)
 
     console = _connect_console(opts.console_socket) if proc.get("terminal") else None
@@ -449,8 +466,6 @@ def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: b
     # Python library is out of reach.
     caps = proc.get("capabilities")
     masks = None if caps is None else plan_mod.capability_masks(caps, _bounding_set())
-    import termios  # noqa: F401  (used by _setup_terminal after pivot_root)
-
     log.debug("pivoting to %s", rootfs)
 
     rootfs_mod.pivot(rootfs)
@@ -512,8 +527,6 @@ def _connect_console(path: str | None) -> socket.socket:
 
 
 def _setup_terminal(console: socket.socket, proc: dict[str, Any]) -> None:
-    import termios
-
     master, slave = os.openpty()
     size = proc.get("consoleSize")
     if size:

@@ -164,7 +164,11 @@ class Rootfs:
 
     def prepare(self, propagation: str | None) -> None:
         """Make the rootfs a mount point with the wanted propagation below a private parent."""
-        flags = PROPAGATION.get(propagation or "", kernel.MS_SLAVE | kernel.MS_REC)
+        # pivot_root refuses shared mounts and bind refuses unbindable ones: until pivot_root
+        # the tree is a slave (or private when asked); the configured propagation is applied
+        # to the new root afterwards.
+        private = propagation in ("private", "rprivate")
+        flags = kernel.MS_PRIVATE if private else kernel.MS_SLAVE
         kernel.mount(None, "/", None, flags | kernel.MS_REC, None)
         kernel.mount(self.path, self.path, None, kernel.MS_BIND | kernel.MS_REC, None)
         os.close(self.fd)
