@@ -14,6 +14,7 @@ from test_runtime_ref_support import (  # noqa: F401  (fixtures)
     busybox_rootfs,
     cgroup_dirs,
     refrt,
+    runc,
     subreaper,
     unique_id,
     wait_exit,
@@ -254,3 +255,47 @@ def test_features_lists_what_the_runtime_supports(refrt) -> None:
     assert doc["ociVersionMax"] == "1.3.0"
     assert "startContainer" in doc["hooks"]
     assert doc["linux"]["seccomp"]["enabled"] is True
+
+
+@pytest.mark.peer
+def test_error_cases_match_runc(refrt, runc, bundle) -> None:
+    """Side by side with runc: the same operations succeed or fail the same way."""
+    b = bundle(base_config(["sleep", "60"]))
+
+    def script(rt) -> list[bool]:
+        cid = unique_id()
+        results = [
+            rt("state", "no-such-" + cid).returncode == 0,
+            rt("start", "no-such-" + cid).returncode == 0,
+            rt("delete", "no-such-" + cid).returncode == 0,
+            rt.create(cid, b).returncode == 0,
+            rt.create(cid, b).returncode == 0,
+            rt("start", cid).returncode == 0,
+            rt("start", cid).returncode == 0,
+            rt("delete", cid).returncode == 0,
+        ]
+        pid = rt.state(cid)["pid"]
+        results.append(rt("kill", cid, "KILL").returncode == 0)
+        wait_exit(pid)
+        results += [
+            rt("kill", cid, "KILL").returncode == 0,
+            rt("start", cid).returncode == 0,
+            rt("delete", cid).returncode == 0,
+            rt("state", cid).returncode == 0,
+        ]
+        return results
+
+    assert script(refrt) == script(runc)
+
+
+def test_delete_leaves_no_mounts_on_the_host(refrt, bundle) -> None:
+    """The container's mounts live in its own mount namespace: none remain after delete."""
+    cid = unique_id()
+    b = bundle(base_config(["sleep", "60"]))
+    assert refrt.create(cid, b).returncode == 0
+    pid = refrt.state(cid)["pid"]
+    assert refrt("delete", "--force", cid).returncode == 0
+    wait_exit(pid)
+    with open("/proc/self/mountinfo") as fh:
+        leftovers = [line for line in fh if str(b) in line]
+    assert leftovers == []
