@@ -431,7 +431,7 @@ def _mounts(value: Any) -> None:
                 _str(mount[key], f"{field}.{key}")
         options = _strs(mount.get("options", []), f"{field}.options")
         if "uidMappings" in mount or "gidMappings" in mount or {"idmap", "ridmap"} & set(options):
-            # DEVIATION(RT-C07): idmapped mounts are not implemented (features says so).
+            # DEVIATION(config-mounts-options): idmapped mounts are not implemented; features says so.
             raise ConfigError(f"{field}", "idmapped mounts are not supported by this runtime")
 
 
@@ -549,7 +549,7 @@ def _linux(linux: dict[str, Any], namespaces: dict[str, str | None]) -> None:
             raise ConfigError("linux.personality.flags", "no flags are defined by the spec")
     for key in ("intelRdt", "memoryPolicy", "netDevices"):
         if linux.get(key):
-            # DEVIATION(RT-X21): these Linux extensions are not implemented; refuse them.
+            # TODO(spec v1.3): intelRdt, memoryPolicy and netDevices are refused, not implemented.
             raise ConfigError(f"linux.{key}", "is not supported by this runtime")
 
 
