@@ -134,8 +134,8 @@ class Cgroups:
             return
         path = None if self.v2 else self.controllers().get("devices")
         if path is None:
-            # DEVIATION(linux-cgroups-devices): v2 device control needs a BPF_CGROUP_DEVICE program, which
-            # this runtime does not load; the rules are not enforced on a v2-only host.
+            # DEVIATION(linux-cgroups-devices): v2 device control needs a BPF_CGROUP_DEVICE
+            # program, which this runtime does not load; rules are not enforced on v2 hosts.
             log.warning("linux.resources.devices: not enforced without a v1 devices hierarchy")
             return
         for i, rule in enumerate(rules):

@@ -431,7 +431,8 @@ def _mounts(value: Any) -> None:
                 _str(mount[key], f"{field}.{key}")
         options = _strs(mount.get("options", []), f"{field}.options")
         if "uidMappings" in mount or "gidMappings" in mount or {"idmap", "ridmap"} & set(options):
-            # DEVIATION(config-mounts-options): idmapped mounts are not implemented; features says so.
+            # DEVIATION(config-mounts-options): idmapped mounts are not implemented (and
+            # features.linux.mountExtensions.idmap says so).
             raise ConfigError(f"{field}", "idmapped mounts are not supported by this runtime")
 
 
