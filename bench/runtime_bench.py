@@ -18,6 +18,7 @@ import ctypes
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -114,6 +115,7 @@ class Variant:
     def lifecycle(self, bundle: Path, record: bool) -> None:
         """create, start, wait for exit, delete; records phase times in ms."""
         cid = f"bench-{uuid.uuid4().hex[:10]}"
+        cpu0 = _children_cpu()
         t0 = time.perf_counter()
         self.call("create", "--bundle", str(bundle), "--pid-file", str(bundle.parent / "pid"), cid)
         t1 = time.perf_counter()
@@ -124,13 +126,21 @@ class Variant:
         t3 = time.perf_counter()
         self.call("delete", cid)
         t4 = time.perf_counter()
+        cpu = _children_cpu() - cpu0
         if record:
+            self.samples["cpu"].append(cpu * 1000)
             for phase, value in zip(
                 ("create", "start", "wait", "delete", "total"),
                 (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0),
                 strict=True,
             ):
                 self.samples[phase].append(value * 1000)
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of all reaped children (runtime calls and container inits)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def crun_holder() -> subprocess.Popen:
@@ -164,7 +174,11 @@ def main() -> int:
     holder = None
     try:
         bundle = build_bundle(base)
-        os.environ["CONFORMANCE_PYTHON"] = os.environ.get("CONFORMANCE_PYTHON", sys.executable)
+        # The wrapper picks the interpreter (CONFORMANCE_PYTHON, else /usr/bin/python3).
+        python = os.environ.get("CONFORMANCE_PYTHON") or (
+            "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
+        )
+        print(f"reference runtime interpreter: {python}")
         variants = [Variant("reference", [str(WRAPPER), "--root", str(base / "ref")])]
         if shutil.which("runc"):
             variants.append(Variant("runc", ["runc", "--root", str(base / "runc")]))
@@ -195,21 +209,23 @@ def main() -> int:
 def report(variants: list[Variant], rounds: dict[str, list[float]]) -> None:
     """Print medians per phase, round medians and the ratio to runc."""
     runc = next((v for v in variants if v.name == "runc"), None)
-    ref_total = statistics.median(runc.samples["total"]) if runc else None
+    runc_total = statistics.median(runc.samples["total"]) if runc else None
     with open("/proc/loadavg") as fh:
         load = fh.read().split()[:3]
     print(f"create+start+wait+delete of /bin/true, load average {' '.join(load)}")
     header = f"{'runtime':<10} {'total':>8} {'create':>8} {'start':>8} {'wait':>6} {'delete':>8}"
-    print(header + f"  {'rounds':<22} {'p10/p90':<14} ratio")
+    print(header + f"  {'rounds':<22} {'p10/p90':<14} ratio  cpu  cpu-ratio")
+    runc_cpu = statistics.median(runc.samples["cpu"]) if runc else None
     for v in variants:
         med = {p: statistics.median(s) for p, s in v.samples.items()}
         dec = statistics.quantiles(v.samples["total"], n=10)
-        ratio = f"{med['total'] / ref_total:.2f}" if ref_total else "-"
+        ratio = f"{med['total'] / runc_total:.2f}" if runc_total else "-"
         rnd = "/".join(f"{r:.1f}" for r in rounds[v.name])
         print(
             f"{v.name:<10} {med['total']:8.1f} {med['create']:8.1f} {med['start']:8.1f} "
             f"{med['wait']:6.1f} {med['delete']:8.1f}  {rnd:<22} "
-            f"{dec[0]:.1f}/{dec[-1]:.1f}{'':<4} {ratio}"
+            f"{dec[0]:.1f}/{dec[-1]:.1f}{'':<4} {ratio}  {med['cpu']:.0f}  "
+            f"{med['cpu'] / runc_cpu if runc_cpu else 0:.2f}"
         )
 
 

@@ -53,6 +53,30 @@ def _install() -> None:
     _ready = True
 
 
+def report_error(message: str) -> None:
+    """Print a fatal error to stderr and the ``--log`` file, without importing logging
+    unless it is already set up (the error path of ``state`` on an unknown id is common)."""
+    if _ready:
+        Logger("reference_impl.runtime").error("%s", message)
+        return
+    import sys
+    import time
+
+    sys.stderr.write(f"conformance-runtime: ERROR: {message}\n")
+    path = _settings["path"]
+    if not path:
+        return
+    if _settings["json"]:
+        from _json import encode_basestring_ascii as quote
+
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        line = f'{{"level": "error", "msg": {quote(message)}, "time": {quote(when)}}}\n'
+    else:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR {message}\n"
+    with open(str(path), "a") as fh:
+        fh.write(line)
+
+
 class Logger:
     """The subset of :class:`logging.Logger` the runtime uses, imported lazily."""
 

@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(opts)
     except RuntimeCommandError as err:
-        log.error("%s", err)
+        _log.report_error(str(err))
         return 1
     except KeyboardInterrupt:
         return 130
