@@ -39,3 +39,10 @@ an interpreter running as the container's init during ``created`` would leak the
 State: ``<root>/<id>/`` created with ``mkdir`` (duplicate ids fail atomically), every
 operation under ``flock``; liveness from the init's pid and start time.
 """
+
+import sys
+
+# Every runtime operation is a fresh interpreter: without cached bytecode each call recompiles
+# the package, which costs more than starting the container. Cache it even when the caller's
+# environment says PYTHONDONTWRITEBYTECODE (as CI environments often do).
+sys.dont_write_bytecode = False
