@@ -77,7 +77,7 @@ class Variant:
         self.argv = argv
         self.mntns = mntns
         self.samples: dict[str, list[float]] = {
-            p: [] for p in ("create", "start", "wait", "delete", "total")
+            p: [] for p in ("create", "start", "wait", "delete", "total", "cpu")
         }
 
     def _preexec(self) -> None:
