@@ -8,6 +8,7 @@ are awaited with a pidfd and a deadline, never with fixed sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import json
@@ -401,20 +402,12 @@ class Container:
         """Force-delete the container and make sure its init is gone."""
         self.runtime.run("delete", "--force", self.cid, record=False)
         if self.pid is not None and alive(self.pid):
-            with _suppress_lookup():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(self.pid, signal.SIGKILL)
             try:
                 ExitWatcher.wait(self.pid, 5)
             except TimeoutError:
                 log.warning("container %s: pid %d survived SIGKILL", self.cid, self.pid)
-
-
-class _suppress_lookup:  # noqa: N801 - used like contextlib.suppress
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        return exc_type is not None and issubclass(exc_type, ProcessLookupError | PermissionError)
 
 
 def wait_for_path(path: Path, pid: int | None, timeout: float = 10.0) -> bool:

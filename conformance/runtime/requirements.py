@@ -141,6 +141,22 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "",
     ),
     (
+        "cli-operations-need-id",
+        M,
+        "Operations",
+        "every operation without an id, and kill or delete of an unknown id, is an error",
+        "runtime.md#operations",
+        "",
+    ),
+    (
+        "start-without-process",
+        M,
+        "Start",
+        "start of a container whose config has no process fails",
+        "runtime.md#start",
+        "a runtime may already refuse such a config at create",
+    ),
+    (
         "cli-pid-file",
         M,
         "Create (command line)",
@@ -572,6 +588,14 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "pids.limit is applied to the cgroup",
         "config-linux.md#pids",
         "",
+    ),
+    (
+        "linux-cgroups-cpu",
+        M,
+        "CPU",
+        "resources.cpu shares, quota and period are applied to the cgroup",
+        "config-linux.md#cpu",
+        "on cgroup v2 shares become cpu.weight with the conversion runtimes share",
     ),
     (
         "linux-cgroups-devices",

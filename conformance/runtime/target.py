@@ -174,7 +174,8 @@ def resolve(
             ) from None
         binary = runtime or shutil.which(chosen.binary) or chosen.binary
         if not prefix and chosen.wrapper:
-            prefix = [str(PRESET_DIR / chosen.wrapper)]
+            # Through sh: an installed package may not keep the script's executable bit.
+            prefix = ["/bin/sh", str(PRESET_DIR / chosen.wrapper)]
         command = [*prefix, *shlex.split(binary)]
         how = f"preset {preset}: {chosen.why}"
         return RuntimeTarget(command, [*chosen.args, *args], root, how, chosen.cgroups)

@@ -145,3 +145,26 @@ def test_device_allow_list_is_enforced(
     check_equal(
         report["read"]["/dev/conf-loop"].get("errno"), expected_errno, "open /dev/conf-loop errno"
     )
+
+
+def _v2_weight(shares: int) -> int:
+    """The conversion of cpu shares to a cgroup v2 weight runtimes agree on."""
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+@pytest.mark.requirement("linux-cgroups-cpu")
+def test_cpu_shares_and_quota_are_applied(container: Container, cgroup_bundle: Bundle) -> None:
+    """resources.cpu shares, quota and period land in the cgroup (v1 files, or v2's)."""
+    cgroup_bundle.linux["resources"] = {"cpu": {"shares": 512, "quota": 50000, "period": 100000}}
+    container.must_create()
+    pid = container.pid or 0
+
+    base = _limit_file(pid, ("cpu", "cpu.shares"), "cpu.weight").parent
+    if (base / "cpu.shares").exists():
+        names = ("cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us")
+        expected = {"cpu.shares": "512", "cpu.cfs_quota_us": "50000", "cpu.cfs_period_us": "100000"}
+    else:
+        names = ("cpu.weight", "cpu.max")
+        expected = {"cpu.weight": str(_v2_weight(512)), "cpu.max": "50000 100000"}
+    got = {name: (base / name).read_text().strip() for name in names}
+    check_equal(got, expected, f"cpu controller files in {base}")

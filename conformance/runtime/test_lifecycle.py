@@ -352,3 +352,41 @@ def _processes_with(text: str) -> list[int]:
         if text.encode() in cmdline or cwd.startswith(text):
             found.append(int(entry.name))
     return sorted(found)
+
+
+@pytest.mark.requirement("cli-operations-need-id")
+@pytest.mark.parametrize("operation", ["create", "start", "kill", "delete", "state"])
+def test_operation_without_id_fails(runtime: Runtime, bundle: Bundle, operation: str) -> None:
+    """Every operation called without a container id is an error."""
+    extra = ["--bundle", str(bundle.path)] if operation == "create" else []
+    bundle.write()
+
+    res = runtime.run(operation, *extra)
+
+    check(not res.ok, f"{operation} without an id", "a non-zero exit status", res.returncode)
+
+
+@pytest.mark.requirement("cli-operations-need-id")
+@pytest.mark.parametrize("operation", ["kill", "delete"])
+def test_operation_on_unknown_id_fails(runtime: Runtime, operation: str) -> None:
+    """kill and delete of an id that was never created are errors."""
+    res = runtime.run(operation, "conf-never-created-2")
+
+    check(not res.ok, f"{operation} conf-never-created-2", "a non-zero exit", res.returncode)
+
+
+@pytest.mark.requirement("start-without-process")
+def test_start_without_process_fails(
+    runtime: Runtime, container: Container, bundle: Bundle
+) -> None:
+    """A config without process can be created at most; start then fails and runs nothing."""
+    del bundle.config["process"]
+
+    created = container.create()
+
+    if not created.ok:
+        # Refusing the config up front also keeps anything from running without a process.
+        current_evidence().note("create refused a config without process", rc=created.returncode)
+        return
+    res = container.start()
+    check(not res.ok, "start of a container without process", "a non-zero exit", res.returncode)

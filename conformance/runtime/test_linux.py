@@ -36,33 +36,27 @@ def own_namespace(kind: str) -> str:
 
 @pytest.fixture
 def ns_holder() -> Iterator[int]:
-    """A process in new network, IPC and UTS namespaces, for joining by path."""
+    """A process in new network, IPC and UTS namespaces, for joining by path.
+
+    It prints a line once unshare(1) is done, so no polling is needed.
+    """
     proc = subprocess.Popen(
-        ["unshare", "--net", "--ipc", "--uts", "--", "/bin/busybox", "sleep", "600"],
+        ["unshare", "--net", "--ipc", "--uts", "--", "/bin/busybox", "sh", "-c",
+         "echo ready; exec /bin/busybox sleep 600"],
         stdin=subprocess.DEVNULL,
-    )
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
     try:
-        deadline_ok = _wait_ns_change(proc.pid)
-        if not deadline_ok:
-            raise EnvironmentProblem("the namespace holder did not unshare")
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise EnvironmentProblem("the namespace holder did not start (unshare failed)")
         yield proc.pid
     finally:
         proc.kill()
         proc.wait()
-
-
-def _wait_ns_change(pid: int) -> bool:
-    own = own_namespace("network")
-    import select
-
-    for delay in (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0):
-        try:
-            if os.readlink(f"/proc/{pid}/ns/net") != own:
-                return True
-        except OSError:
-            return False
-        select.select([], [], [], delay)
-    return False
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 @pytest.mark.requirement("linux-namespaces-new")

@@ -75,12 +75,17 @@ def test_suite_against_runc_has_only_known_deviations(tmp_path: Path) -> None:
 
 
 def test_suite_against_crun_has_only_known_deviations(tmp_path: Path) -> None:
-    """crun (through its preset) fails only where crun.yaml declares it, and cleans up."""
-    results, proc = _run_suite(tmp_path, "crun", "-n", "2")
+    """crun (through its preset) fails only where crun.yaml declares it, and cleans up.
+
+    Lifecycle, process and hook tests only, to keep the peer tests short; `tox -e runtime`
+    runs the whole suite against crun.
+    """
+    selection = "test_lifecycle or test_process or test_hooks or test_terminal"
+    results, proc = _run_suite(tmp_path, "crun", "-n", "2", "-k", selection)
 
     assert results["target"]["name"] == "crun"
     assert _unexplained(results) == [], proc.stdout[-3000:]
-    assert results["summary"]["passed"] > 50
+    assert results["summary"]["passed"] > 40
     assert _leftovers(tmp_path) == []
 
 
