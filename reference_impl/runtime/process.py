@@ -54,11 +54,14 @@ def helper_path() -> str:
     The check mirrors :func:`wire.native.ensure` without importing it (that import costs more
     than the rest of a ``create``); only a missing or stale binary takes the slow path.
     """
-    import hashlib
+    try:
+        from _sha256 import sha256  # the builtin module: no OpenSSL initialisation
+    except ImportError:
+        from hashlib import sha256
 
     with open(HELPER_SOURCE, "rb") as fh:
         source = fh.read()
-    digest = hashlib.sha256(source + repr((True, ("seccomp",))).encode()).hexdigest()[:16]
+    digest = sha256(source + repr((True, ("seccomp",))).encode()).hexdigest()[:16]
     prebuilt = os.path.join(os.path.dirname(HELPER_SOURCE), "_bin", "helper")
     try:
         with open(prebuilt + ".sha") as fh:
