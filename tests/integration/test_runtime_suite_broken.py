@@ -1,8 +1,9 @@
 """The runtime suite's negative checks fail against a deliberately broken runtime.
 
 A small wrapper around runc misbehaves on purpose: it drops ``--pid-file``, removes the
-hostname from config.json before passing it on, and answers a duplicate ``create`` with
-exit status 0 without doing anything. The suite, run against it, must fail exactly the tests
+hostname from config.json before passing it on, answers a duplicate ``create`` with exit
+status 0 without doing anything, forces every ``delete`` and turns every ``kill`` into
+SIGKILL. The suite, run against it, must fail exactly the tests
 that check those behaviours, while an unrelated control test still passes.
 """
 
@@ -50,6 +51,10 @@ BROKEN_RUNTIME = textwrap.dedent(
         if probe.returncode == 0:
             sys.exit(0)
         argv = head + tail
+    elif "delete" in argv and "--force" not in argv:
+        argv.insert(argv.index("delete") + 1, "--force")
+    elif "kill" in argv:
+        argv[-1] = "KILL"
     os.execv(RUNC, [RUNC, *argv])
     """
 )
@@ -58,6 +63,8 @@ EXPECTED = {
     "test_pid_file_names_the_pid_state_reports": "failed",
     "test_hostname_is_set": "failed",
     "test_create_with_id_in_use_fails_and_keeps_the_first": "failed",
+    "test_delete_of_running_container_fails_and_keeps_it": "failed",
+    "test_kill_delivers_the_named_signal": "failed",
     "test_state_of_unknown_id_fails": "passed",
 }
 
@@ -72,12 +79,11 @@ def broken_runtime(tmp_path: Path) -> list[str]:
         pytest.skip("runc is not installed")
     script = tmp_path / "broken_runtime.py"
     script.write_text(BROKEN_RUNTIME)
-    os.environ.setdefault("BROKEN_RUNC", runc)
     return [sys.executable, str(script)]
 
 
 def test_suite_fails_the_broken_behaviours(broken_runtime: list[str], tmp_path: Path) -> None:
-    """Dropped --pid-file, ignored hostname and accepted duplicate ids each fail their test."""
+    """Each misbehaviour (pid file, hostname, duplicate id, delete, kill) fails its test."""
     report_dir = tmp_path / "report"
     selection = " or ".join(EXPECTED)
     argv = [
