@@ -181,6 +181,8 @@ class Runtime:
         features: its ``features`` document, when it has the command.
         timeout: seconds one command may take.
         created: every container id this process created (the session sweeper deletes them).
+        removed: ids a test's own cleanup already deleted successfully; the sweeper skips them,
+            so the session's end does not cost two runtime calls per test.
     """
 
     target: RuntimeTarget
@@ -190,6 +192,7 @@ class Runtime:
     features: dict[str, Any] | None = None
     timeout: float = 30.0
     created: list[str] = field(default_factory=list)
+    removed: set[str] = field(default_factory=set)
 
     def run(
         self, *args: str, stdio: tuple[Any, Any, Any] | None = None, record: bool = True
@@ -244,6 +247,8 @@ class Runtime:
         """Force-delete every container this process created; ids whose state still answers."""
         left = []
         for cid in self.created:
+            if cid in self.removed or not self.run("state", cid, record=False).ok:
+                continue
             self.run("delete", "--force", cid, record=False)
             if self.run("state", cid, record=False).ok:
                 left.append(cid)
@@ -400,7 +405,8 @@ class Container:
 
     def cleanup(self) -> None:
         """Force-delete the container and make sure its init is gone."""
-        self.runtime.run("delete", "--force", self.cid, record=False)
+        if self.runtime.run("delete", "--force", self.cid, record=False).ok:
+            self.runtime.removed.add(self.cid)
         if self.pid is not None and alive(self.pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(self.pid, signal.SIGKILL)
