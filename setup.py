@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent
 
 def _load(name: str, path: Path):  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

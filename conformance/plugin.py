@@ -12,6 +12,8 @@ the session ends, so no record is lost between workers.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import importlib
 import json
 import logging
 import sys
@@ -73,6 +75,7 @@ class ConformanceState:
         self.deviations: list[deviations_mod.Deviation] = []
         self.started = results_mod.now()
         self.options: dict[str, Option] = {}
+        self.called: set[str] = set()
 
     # -- options -------------------------------------------------------------------------
 
@@ -118,6 +121,8 @@ class ConformanceState:
         payload = _payload(report)
         if payload is not None:
             self.add_record(payload["suite"], results_mod.TestRecord(**payload["record"]))
+            if report.when == "call":
+                self.called.add(report.nodeid)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -143,9 +148,25 @@ class ConformanceState:
         seen = dict.fromkeys([*named, *self.record_suites.values()])
         return [s for s in seen if s in self.catalogues]
 
+    def _unfinished(self, record: results_mod.TestRecord) -> results_mod.TestRecord:
+        """An error in place of a "passed" record whose test body never reported.
+
+        A Ctrl-C during the test body leaves passing setup and teardown reports only; without
+        this the interrupted test would count as passed.
+        """
+        if record.outcome != Outcome.PASSED or record.nodeid in self.called:
+            return record
+        return dataclasses.replace(
+            record,
+            outcome=Outcome.ERROR.value,
+            message="the test did not run to completion (the run was interrupted)",
+        )
+
     def document(self, suite: str) -> dict[str, Any]:
         """The ``results.json`` document of ``suite``."""
-        records = [r for n, r in self.records.items() if self.record_suites[n] == suite]
+        records = [
+            self._unfinished(r) for n, r in self.records.items() if self.record_suites[n] == suite
+        ]
         return results_mod.build_document(
             catalogue=self.catalogues[suite],
             records=records,
@@ -313,7 +334,9 @@ def pytest_collection_modifyitems(
         item.stash[ITEM_INFO] = ItemInfo(catalogue, ids, catalogue.strongest(ids))
         _apply_timeout(config, item, catalogue.suite)
     if problems:
-        raise pytest.UsageError("conformance tests without valid requirements:\n  " + "\n  ".join(problems))
+        raise pytest.UsageError(
+            "conformance tests without valid requirements:\n  " + "\n  ".join(problems)
+        )
 
 
 def _apply_timeout(config: pytest.Config, item: pytest.Item, suite: str) -> None:
@@ -394,7 +417,22 @@ def classify(
         _classify_skip(record, exc, rep)
     elif rep.failed and exc is not None:
         _classify_failure(state, info, record, exc, rep, call.when)
+    elif call.when == "call":
+        _note_stale_deviation(state, info, record)
     return record
+
+
+def _note_stale_deviation(
+    state: ConformanceState, info: ItemInfo, record: results_mod.TestRecord
+) -> None:
+    """Keep the declared deviation on a passing record, so stale entries surface in reports."""
+    name, version = state.implementation(info.catalogue.suite)
+    if not name:
+        return
+    dev = deviations_mod.find(state.deviations, name, version, record.nodeid, info.requirement_ids)
+    if dev is not None:
+        record.deviation = dev.to_dict()
+        record.message = f"declared deviation did not occur; {dev.source} may be out of date"
 
 
 def _classify_skip(
@@ -527,7 +565,8 @@ def _conformance_allure_labels(request: pytest.FixtureRequest) -> None:
     info = request.node.stash.get(ITEM_INFO, None)
     if info is None or not request.config.pluginmanager.hasplugin("allure_pytest"):
         return
-    import allure
+    # allure-pytest ships no type hints; keep its calls out of strict checking.
+    allure: Any = importlib.import_module("allure")
 
     severity = {
         Level.MUST: allure.severity_level.BLOCKER,

@@ -33,8 +33,10 @@ class SuiteInfo:
         try:
             return importlib.import_module(f"{self.package}.{name}")
         except ModuleNotFoundError as err:
-            if err.name and self.package.startswith(err.name.rsplit(".", 1)[0]) and (
-                err.name in (self.package, f"{self.package}.{name}")
+            if (
+                err.name
+                and self.package.startswith(err.name.rsplit(".", 1)[0])
+                and (err.name in (self.package, f"{self.package}.{name}"))
             ):
                 return None
             raise

@@ -63,7 +63,10 @@ def render(document: dict[str, Any]) -> str:
         ("spec_version", document["spec"]["version"]),
         ("catalogue_digest", document["catalogue_digest"]),
         ("level", document["level"]),
-        ("target", " ".join(p for p in (target["name"], target["version"], target["address"]) if p)),
+        (
+            "target",
+            " ".join(p for p in (target["name"], target["version"], target["address"]) if p),
+        ),
         ("verdict", document["verdict"]),
     ):
         ET.SubElement(props, "property", name=name, value=str(value))

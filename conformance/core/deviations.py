@@ -12,8 +12,8 @@ their own with ``--deviations FILE``::
         upstream: https://github.com/opencontainers/runc/issues/NNNN
 
 A failing test that one entry matches becomes ``known-deviation``: shown as such in the report
-and still counted in the verdict. A passing test that an entry matches is noted, so stale
-entries surface.
+and still counted in the verdict. A passing test that an entry matches keeps the entry in its
+record's ``deviation`` field (outcome still ``passed``), so stale entries surface in reports.
 """
 
 from __future__ import annotations

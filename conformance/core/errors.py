@@ -7,7 +7,7 @@ class ConformanceError(Exception):
     """Base of every error the harness raises on purpose."""
 
 
-class Violation(ConformanceError, AssertionError):
+class Violation(ConformanceError, AssertionError):  # noqa: N818 (a finding, not an error)
     """The implementation under test broke a requirement.
 
     Carries the pieces of a finding as attributes so that reports never parse strings:
@@ -48,5 +48,5 @@ class ConfigurationError(HarnessError):
     """A target option, catalogue or data file given to the harness is wrong."""
 
 
-class EnvironmentProblem(HarnessError):
+class EnvironmentProblem(HarnessError):  # noqa: N818 (public name used by every suite)
     """The host lacks something the run needs (a binary, a kernel feature, privileges)."""

@@ -20,6 +20,7 @@ MAX_BODY = 16 * 1024
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _SECRET_WORDS = re.compile(r"(?i)(password|passwd|secret|token|credential)")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_USERINFO = re.compile(r"(://[^/\s:@]+):[^/\s@]+@")
 
 _current: contextvars.ContextVar[Evidence | None] = contextvars.ContextVar(
     "conformance_evidence", default=None
@@ -39,7 +40,29 @@ def clip(text: str | bytes | None, limit: int = MAX_BODY) -> str:
 
 def redact_text(text: str) -> str:
     """Hide credentials that appear in free text (``Bearer xyz``, ``Basic abc``)."""
-    return _BEARER.sub(lambda m: m.group(1) + " [redacted]", text)
+    text = _BEARER.sub(lambda m: m.group(1) + " [redacted]", text)
+    return _USERINFO.sub(r"\1:[redacted]@", text)
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """A copy of ``argv`` with the values of secret-sounding flags replaced.
+
+    Covers ``--password VALUE`` and ``--password=VALUE``; free-text credentials are
+    handled by :func:`redact_text`.
+    """
+    out: list[str] = []
+    hide_next = False
+    for arg in (str(a) for a in argv):
+        flag, eq, _ = arg.partition("=")
+        if hide_next:
+            out.append("[redacted]")
+            hide_next = False
+        elif arg.startswith("-") and _SECRET_WORDS.search(flag):
+            out.append(f"{flag}=[redacted]" if eq else arg)
+            hide_next = not eq
+        else:
+            out.append(redact_text(arg))
+    return out
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -89,7 +112,7 @@ class Evidence:
             method=method,
             url=redact_text(url),
             request_headers=redact_headers(request_headers or {}),
-            request_body=clip(request_body),
+            request_body=redact_text(clip(request_body)),
             status=status,
             response_headers=redact_headers(response_headers or {}),
             response_body=redact_text(clip(response_body)),
@@ -121,7 +144,7 @@ class Evidence:
         """Record one command line, its input, exit status and output."""
         self._add(
             "command",
-            argv=[redact_text(str(a)) for a in argv],
+            argv=redact_argv(argv),
             env=redact_headers(dict(env or {})),
             stdin=redact_text(clip(stdin)),
             returncode=returncode,

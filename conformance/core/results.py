@@ -65,6 +65,10 @@ class TestRecord:
             self.skip_category = other.skip_category
             self.finding = other.finding or self.finding
             self.deviation = other.deviation or self.deviation
+        elif other.deviation and not self.deviation:
+            # A passing phase can carry a declared deviation that did not occur (stale entry).
+            self.deviation = other.deviation
+            self.message = self.message or other.message
         self.evidence.extend(e for e in other.evidence if e not in self.evidence)
 
 
