@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import grpc
 import pytest
 
 from conformance.core import check, check_equal
-from conformance.cri.helpers import rpc_code
+from conformance.cri.helpers import rpc_code, wait_for
 from wire.proto.cri import api_pb2 as pb
 
 pytestmark = pytest.mark.timeout(90)
@@ -94,24 +95,32 @@ def test_stop_container_ends_it_with_exit_code(cri):
 def test_stop_container_kills_after_grace_period(cri):
     """A process ignoring SIGTERM is killed once the StopContainer timeout passes."""
     pod_id, pod_config = cri.run_pod()
-    script = "trap '' TERM; while :; do sleep 1; done"
+    script = "trap '' TERM; echo trap-set; while :; do sleep 1; done"
     config = cri.container_config(command=("sh", "-c", script))
     cid = cri.run_container(pod_id, pod_config, config)
+    log = Path(pod_config.log_directory) / config.log_path
+    wait_for(lambda: log.is_file() and "trap-set" in log.read_text(), "the TERM trap set")
     started = time.monotonic()
 
     _stop(cri, cid, timeout=2)
 
     elapsed = time.monotonic() - started
-    check_equal(_state(cri, cid), "CONTAINER_EXITED", "ContainerStatus.state")
-    check(elapsed < 20, "StopContainer duration", "the 2 s grace period plus slack", elapsed)
+    status = cri.status(cid)
+    check_equal(pb.ContainerState.Name(status.state), "CONTAINER_EXITED", "ContainerStatus.state")
+    check(1.5 < elapsed < 20, "StopContainer duration", "the 2 s grace period plus slack", elapsed)
+    check_equal(status.exit_code, 137, "ContainerStatus.exit_code (killed by SIGKILL)")
 
 
 @pytest.mark.requirement("CRI-032")
 def test_stop_container_returns_early_when_process_exits(cri):
     """StopContainer with a long timeout returns soon after the process exits on SIGTERM."""
     pod_id, pod_config = cri.run_pod()
-    script = "trap 'exit 0' TERM; while :; do sleep 0.1; done"
-    cid = cri.run_container(pod_id, pod_config, cri.container_config(command=("sh", "-c", script)))
+    # until the trap is set, SIGTERM from outside would kill the shell (exit 143): wait for it
+    script = "trap 'exit 0' TERM; echo trap-set; while :; do sleep 0.1; done"
+    config = cri.container_config(command=("sh", "-c", script))
+    cid = cri.run_container(pod_id, pod_config, config)
+    log = Path(pod_config.log_directory) / config.log_path
+    wait_for(lambda: log.is_file() and "trap-set" in log.read_text(), "the TERM trap set")
     started = time.monotonic()
 
     _stop(cri, cid, timeout=30)

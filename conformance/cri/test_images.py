@@ -35,8 +35,9 @@ def _listed(cri, repo_host_prefix: str) -> list[pb.Image]:
 
 
 def _push(cri, name: str, tags=("latest",), **kwargs):
-    registry = cri.ctx.registry
-    return registry.push(f"{NAMESPACE}/{unique(name)}", tuple(tags), **kwargs)
+    """Push a distinct image (its own label, so its own id) to a new repository."""
+    repo = f"{NAMESPACE}/{unique(name)}"
+    return cri.ctx.registry.push(repo, tuple(tags), label=repo, **kwargs)
 
 
 @pytest.mark.requirement("CRI-060", "CRI-062")
