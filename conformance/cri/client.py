@@ -35,7 +35,9 @@ def to_dict(message: Message | None) -> dict[str, Any] | None:
 def _redacted(request: Message) -> dict[str, Any] | None:
     data = to_dict(request)
     if data and isinstance(data.get("auth"), dict):
-        data["auth"] = {k: ("[redacted]" if k in _AUTH_FIELDS else v) for k, v in data["auth"].items()}
+        data["auth"] = {
+            k: ("[redacted]" if k in _AUTH_FIELDS else v) for k, v in data["auth"].items()
+        }
     return data
 
 

@@ -220,7 +220,9 @@ class Tracker:
 
     def pull(self, ref: str, **kwargs: Any) -> str:
         """PullImage; the result is tracked for removal."""
-        resp = self.client.image.PullImage(pb.PullImageRequest(image=pb.ImageSpec(image=ref), **kwargs))
+        resp = self.client.image.PullImage(
+            pb.PullImageRequest(image=pb.ImageSpec(image=ref), **kwargs)
+        )
         self.images.append(ref)
         return str(resp.image_ref)
 
@@ -231,16 +233,38 @@ class Tracker:
         rt = self.client.runtime
         steps: list[tuple[str, Callable[[], Any]]] = []
         for cid in reversed(self.containers):
-            steps.append(("RemoveContainer", lambda c=cid: rt.RemoveContainer(
-                pb.RemoveContainerRequest(container_id=c))))  # fmt: skip
+            steps.append(
+                (
+                    "RemoveContainer",
+                    lambda c=cid: rt.RemoveContainer(pb.RemoveContainerRequest(container_id=c)),
+                )
+            )
         for pid in reversed(self.pods):
-            steps.append(("StopPodSandbox", lambda p=pid: rt.StopPodSandbox(
-                pb.StopPodSandboxRequest(pod_sandbox_id=p), timeout=60)))  # fmt: skip
-            steps.append(("RemovePodSandbox", lambda p=pid: rt.RemovePodSandbox(
-                pb.RemovePodSandboxRequest(pod_sandbox_id=p), timeout=60)))  # fmt: skip
+            steps.append(
+                (
+                    "StopPodSandbox",
+                    lambda p=pid: rt.StopPodSandbox(
+                        pb.StopPodSandboxRequest(pod_sandbox_id=p), timeout=60
+                    ),
+                )
+            )
+            steps.append(
+                (
+                    "RemovePodSandbox",
+                    lambda p=pid: rt.RemovePodSandbox(
+                        pb.RemovePodSandboxRequest(pod_sandbox_id=p), timeout=60
+                    ),
+                )
+            )
         for ref in self.images:
-            steps.append(("RemoveImage", lambda r=ref: self.client.image.RemoveImage(
-                pb.RemoveImageRequest(image=pb.ImageSpec(image=r)))))  # fmt: skip
+            steps.append(
+                (
+                    "RemoveImage",
+                    lambda r=ref: self.client.image.RemoveImage(
+                        pb.RemoveImageRequest(image=pb.ImageSpec(image=r))
+                    ),
+                )
+            )
         problems = []
         for what, step in steps:
             code, err = rpc_code(step)

@@ -200,9 +200,7 @@ class LocalRegistry:
         }
         if self.htpasswd is not None:
             (self.dir / "htpasswd").write_text(self.htpasswd)
-            config["auth"] = {
-                "htpasswd": {"realm": "cri-test", "path": str(self.dir / "htpasswd")}
-            }
+            config["auth"] = {"htpasswd": {"realm": "cri-test", "path": str(self.dir / "htpasswd")}}
         path = self.dir / "config.yml"
         path.write_text(json.dumps(config))  # JSON is YAML
         with (self.dir / "registry.log").open("ab") as logfile:
@@ -261,6 +259,7 @@ def push_base_images(registry: Registry) -> dict[str, PushedImage]:
     """Push :data:`BASE_IMAGES` below :data:`NAMESPACE`; returns them by short name."""
     pushed = {}
     for name, (base, changes) in BASE_IMAGES.items():
-        pushed[name] = registry.push(f"{NAMESPACE}/{name}", ("latest",), base=base,
-                                     config_changes=changes)  # fmt: skip
+        pushed[name] = registry.push(
+            f"{NAMESPACE}/{name}", ("latest",), base=base, config_changes=changes
+        )
     return pushed

@@ -76,9 +76,10 @@ class ChannelStream:
         current_evidence().note(
             "websocket closed",
             url=self.url,
-            channels={str(k): bytes(v[:2048]).decode(errors="replace")
-                      for k, v in self.channels.items()},
-        )  # fmt: skip
+            channels={
+                str(k): bytes(v[:2048]).decode(errors="replace") for k, v in self.channels.items()
+            },
+        )
         try:
             self.ws.close(timeout=2)
         except (websocket.WebSocketException, OSError):

@@ -48,8 +48,11 @@ def test_create_container_is_created_and_listed_with_attributes(cri):
     check_equal([c.id for c in listed], [cid], f"ListContainers(pod {pod_id}) ids")
     check_equal(listed[0].metadata, config.metadata, "ListContainers.containers[0].metadata")
     check_equal(dict(listed[0].labels), dict(config.labels), "ListContainers.containers[0].labels")
-    check_equal(dict(listed[0].annotations), dict(config.annotations),
-                "ListContainers.containers[0].annotations")  # fmt: skip
+    check_equal(
+        dict(listed[0].annotations),
+        dict(config.annotations),
+        "ListContainers.containers[0].annotations",
+    )
 
 
 @pytest.mark.requirement("CRI-031", "CRI-034")
@@ -64,15 +67,26 @@ def test_start_container_makes_it_running_with_status_fields(cri):
 
     status = cri.status(cid)
     check_equal(pb.ContainerState.Name(status.state), "CONTAINER_RUNNING", "ContainerStatus.state")
-    check(status.created_at and status.started_at >= status.created_at,
-          "ContainerStatus.started_at", f">= created_at {status.created_at}",
-          status.started_at)  # fmt: skip
-    check(status.started_at > before - 60e9, "ContainerStatus.started_at", "nanoseconds",
-          status.started_at)  # fmt: skip
+    check(
+        status.created_at and status.started_at >= status.created_at,
+        "ContainerStatus.started_at",
+        f">= created_at {status.created_at}",
+        status.started_at,
+    )
+    check(
+        status.started_at > before - 60e9,
+        "ContainerStatus.started_at",
+        "nanoseconds",
+        status.started_at,
+    )
     check(status.image_ref, "ContainerStatus.image_ref", "the image's reference", status.image_ref)
     check_equal(status.image.image, config.image.image, "ContainerStatus.image.image")
-    check(status.log_path.endswith(config.log_path), "ContainerStatus.log_path",
-          f"ends with {config.log_path}", status.log_path)  # fmt: skip
+    check(
+        status.log_path.endswith(config.log_path),
+        "ContainerStatus.log_path",
+        f"ends with {config.log_path}",
+        status.log_path,
+    )
 
 
 @pytest.mark.requirement("CRI-032", "CRI-034")
@@ -85,10 +99,18 @@ def test_stop_container_ends_it_with_exit_code(cri):
 
     status = cri.status(cid)
     check_equal(pb.ContainerState.Name(status.state), "CONTAINER_EXITED", "ContainerStatus.state")
-    check(status.finished_at >= status.started_at > 0, "ContainerStatus.finished_at",
-          f">= started_at {status.started_at}", status.finished_at)  # fmt: skip
-    check(status.exit_code != 0, "ContainerStatus.exit_code", "non-zero (killed by a signal)",
-          status.exit_code)  # fmt: skip
+    check(
+        status.finished_at >= status.started_at > 0,
+        "ContainerStatus.finished_at",
+        f">= started_at {status.started_at}",
+        status.finished_at,
+    )
+    check(
+        status.exit_code != 0,
+        "ContainerStatus.exit_code",
+        "non-zero (killed by a signal)",
+        status.exit_code,
+    )
 
 
 @pytest.mark.requirement("CRI-032")
@@ -161,7 +183,9 @@ def test_container_status_of_unknown_container_is_not_found(cri):
 def test_exited_container_reports_its_exit_code(cri):
     """A container whose command exits 3 is EXITED with exit_code 3."""
     pod_id, pod_config = cri.run_pod()
-    cid = cri.run_container(pod_id, pod_config, cri.container_config(command=("sh", "-c", "exit 3")))
+    cid = cri.run_container(
+        pod_id, pod_config, cri.container_config(command=("sh", "-c", "exit 3"))
+    )
 
     status = cri.wait_exited(cid)
 
@@ -197,8 +221,9 @@ def test_remove_container_of_absent_container_succeeds(cri):
     cri.client.runtime.RemoveContainer(req)
 
     again, _ = rpc_code(lambda: cri.client.runtime.RemoveContainer(req))
-    absent, _ = rpc_code(lambda: cri.client.runtime.RemoveContainer(
-        pb.RemoveContainerRequest(container_id="c" * 64)))  # fmt: skip
+    absent, _ = rpc_code(
+        lambda: cri.client.runtime.RemoveContainer(pb.RemoveContainerRequest(container_id="c" * 64))
+    )
 
     check_equal(again, grpc.StatusCode.OK, "second RemoveContainer status code")
     check_equal(absent, grpc.StatusCode.OK, "RemoveContainer(absent id) status code")
@@ -218,16 +243,28 @@ def test_list_containers_filters_by_id_state_pod_and_labels(cri):
     sel = {"conformance.cri/run": mark}
 
     check_equal([c.id for c in _list(cri, id=ids[1])], [ids[1]], "ListContainers(id) ids")
-    check_equal(sorted(c.id for c in _list(cri, pod_sandbox_id=pod_id)), sorted(ids),
-                "ListContainers(pod_sandbox_id) ids")  # fmt: skip
-    check_equal(sorted(c.id for c in _list(cri, label_selector=sel)), sorted(ids),
-                "ListContainers(label_selector) ids")  # fmt: skip
+    check_equal(
+        sorted(c.id for c in _list(cri, pod_sandbox_id=pod_id)),
+        sorted(ids),
+        "ListContainers(pod_sandbox_id) ids",
+    )
+    check_equal(
+        sorted(c.id for c in _list(cri, label_selector=sel)),
+        sorted(ids),
+        "ListContainers(label_selector) ids",
+    )
     running = pb.ContainerStateValue(state=pb.CONTAINER_RUNNING)
-    check_equal([c.id for c in _list(cri, state=running, label_selector=sel)], [ids[0]],
-                "ListContainers(state=RUNNING, labels) ids")  # fmt: skip
+    check_equal(
+        [c.id for c in _list(cri, state=running, label_selector=sel)],
+        [ids[0]],
+        "ListContainers(state=RUNNING, labels) ids",
+    )
     created = pb.ContainerStateValue(state=pb.CONTAINER_CREATED)
-    check_equal([c.id for c in _list(cri, state=created, pod_sandbox_id=pod_id)], [ids[1]],
-                "ListContainers(state=CREATED, pod) ids")  # fmt: skip
+    check_equal(
+        [c.id for c in _list(cri, state=created, pod_sandbox_id=pod_id)],
+        [ids[1]],
+        "ListContainers(state=CREATED, pod) ids",
+    )
 
 
 @pytest.mark.requirement("CRI-037")
@@ -237,9 +274,12 @@ def test_update_container_resources_applies_memory_limit(cri):
     cid = cri.run_container(pod_id, pod_config)
     limit = 200 * 1024 * 1024
 
-    cri.client.runtime.UpdateContainerResources(pb.UpdateContainerResourcesRequest(
-        container_id=cid, linux=pb.LinuxContainerResources(memory_limit_in_bytes=limit,
-                                                           cpu_shares=512)))  # fmt: skip
+    cri.client.runtime.UpdateContainerResources(
+        pb.UpdateContainerResourcesRequest(
+            container_id=cid,
+            linux=pb.LinuxContainerResources(memory_limit_in_bytes=limit, cpu_shares=512),
+        )
+    )
 
     script = (
         "cat /sys/fs/cgroup/memory.max 2>/dev/null "
@@ -279,6 +319,10 @@ def test_readonly_volume_refuses_writes(cri):
 
     resp = cri.exec_sync(cid, ["touch", "/mnt/ro/file"])
 
-    check(resp.exit_code != 0, "ExecSync(touch on a read-only mount).exit_code", "non-zero",
-          resp.exit_code)  # fmt: skip
+    check(
+        resp.exit_code != 0,
+        "ExecSync(touch on a read-only mount).exit_code",
+        "non-zero",
+        resp.exit_code,
+    )
     check(not (host / "file").exists(), str(host / "file"), "absent", "created")

@@ -68,7 +68,7 @@ def test_exec_sync_timeout_fails_and_kills_the_command(cri):
     marker = "4242"  # sleep's argument marks the process to look for afterwards
 
     started = time.monotonic()
-    code, err = rpc_code(lambda: cri.exec_sync(cid, ["sleep", marker], timeout=1, deadline=30))
+    code, _ = rpc_code(lambda: cri.exec_sync(cid, ["sleep", marker], timeout=1, deadline=30))
     elapsed = time.monotonic() - started
 
     check_equal(code, grpc.StatusCode.DEADLINE_EXCEEDED, "ExecSync(timeout=1) status code")
@@ -110,8 +110,12 @@ def test_container_log_has_cri_format_lines_for_both_streams(cri):
 
     check(("stdout", "F", "out-line") in entries, str(path), "stdout F out-line", entries)
     check(("stderr", "F", "err-line") in entries, str(path), "stderr F err-line", entries)
-    check(("stdout", "P", "partial") in entries, str(path),
-          "stdout P partial (output without a newline)", entries)  # fmt: skip
+    check(
+        ("stdout", "P", "partial") in entries,
+        str(path),
+        "stdout P partial (output without a newline)",
+        entries,
+    )
 
 
 @pytest.mark.requirement("CRI-043")
@@ -153,5 +157,9 @@ def test_containers_of_one_pod_share_network_and_keep_own_logs(cri):
     body = wait_for(fetched, "httpd of the sibling container on 127.0.0.1:8080", timeout=15)
     check_equal(body, "conformance kit httpd: hello\n", "body from the sibling container")
     wait_for(lambda: "client-up" in _log_file(cri, client_id).read_text(), "client log line")
-    check(_log_file(cri, server_id) != _log_file(cri, client_id), "ContainerStatus.log_path",
-          "distinct per container", _log_file(cri, server_id))  # fmt: skip
+    check(
+        _log_file(cri, server_id) != _log_file(cri, client_id),
+        "ContainerStatus.log_path",
+        "distinct per container",
+        _log_file(cri, server_id),
+    )

@@ -29,9 +29,10 @@ def _status(cri, ref: str) -> pb.ImageStatusResponse:
 def _listed(cri, repo_host_prefix: str) -> list[pb.Image]:
     images = cri.client.image.ListImages(pb.ListImagesRequest()).images
     return [
-        i for i in images
+        i
+        for i in images
         if any(r.startswith(repo_host_prefix) for r in [*i.repo_tags, *i.repo_digests])
-    ]  # fmt: skip
+    ]
 
 
 def _push(cri, name: str, tags=("latest",), **kwargs):
@@ -117,16 +118,26 @@ def test_image_status_by_id_tag_and_digest_is_the_same_image(cri):
         got = _status(cri, ref)
         check(got.HasField("image"), f"ImageStatus({ref}).image", "set", "unset")
         check_equal(got.image, by_tag, f"ImageStatus({ref}).image")
-    check_equal(sorted(by_tag.repo_tags), sorted([reg.ref(image.repo, t) for t in "ab"]),
-                "Image.repo_tags")  # fmt: skip
-    check(reg.digest_ref(image) in by_tag.repo_digests, "Image.repo_digests",
-          reg.digest_ref(image), list(by_tag.repo_digests))  # fmt: skip
+    check_equal(
+        sorted(by_tag.repo_tags), sorted([reg.ref(image.repo, t) for t in "ab"]), "Image.repo_tags"
+    )
+    check(
+        reg.digest_ref(image) in by_tag.repo_digests,
+        "Image.repo_digests",
+        reg.digest_ref(image),
+        list(by_tag.repo_digests),
+    )
 
 
 @pytest.mark.requirement("CRI-064")
 @pytest.mark.parametrize(
     ("user", "uid", "username"),
-    [("1000", 1000, ""), ("kit", None, "kit"), ("1000:1001", 1000, ""), ("kit:kitaudio", None, "kit")],
+    [
+        ("1000", 1000, ""),
+        ("kit", None, "kit"),
+        ("1000:1001", 1000, ""),
+        ("kit:kitaudio", None, "kit"),
+    ],
     ids=["uid", "name", "uid-group", "name-group"],
 )
 def test_image_user_is_reported_as_uid_or_username(cri, user, uid, username):
@@ -178,8 +189,12 @@ def test_remove_image_by_one_tag_removes_all_tags(cri):
     cri.client.image.RemoveImage(pb.RemoveImageRequest(image=_spec(refs[0])))
 
     for ref in refs:
-        check(not _status(cri, ref).HasField("image"), f"ImageStatus({ref}).image",
-              "unset after removal", "set")  # fmt: skip
+        check(
+            not _status(cri, ref).HasField("image"),
+            f"ImageStatus({ref}).image",
+            "unset after removal",
+            "set",
+        )
     check_equal(_listed(cri, f"{reg.host}/{image.repo}:"), [], "ListImages after removal")
 
 
@@ -205,8 +220,9 @@ def test_concurrent_removals_of_one_image_all_succeed(cri):
     req = pb.RemoveImageRequest(image=_spec(ref))
 
     with ThreadPoolExecutor(5) as pool:
-        codes = list(pool.map(lambda _: rpc_code(lambda: cri.client.image.RemoveImage(req))[0],
-                              range(5)))  # fmt: skip
+        codes = list(
+            pool.map(lambda _: rpc_code(lambda: cri.client.image.RemoveImage(req))[0], range(5))
+        )
 
     check_equal(codes, [grpc.StatusCode.OK] * 5, "status codes of concurrent RemoveImage")
     check(not _status(cri, ref).HasField("image"), f"ImageStatus({ref}).image", "unset", "set")
@@ -281,6 +297,5 @@ def test_pull_with_basic_auth_needs_credentials(cri, auth_registry):
     denied, _ = rpc_code(lambda: cri.pull(ref))
     image_ref = cri.pull(ref, auth=pb.AuthConfig(username=user, password=password))
 
-    check(denied != grpc.StatusCode.OK, f"PullImage({ref}) without credentials", "an error",
-          denied)  # fmt: skip
+    check(denied != grpc.StatusCode.OK, f"PullImage({ref}) without credentials", "an error", denied)
     check(image_ref, "PullImageResponse.image_ref with credentials", "non-empty", image_ref)

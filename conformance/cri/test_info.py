@@ -18,8 +18,9 @@ def test_version_names_runtime_and_api_v1(cri):
     resp = cri.client.runtime.Version(pb.VersionRequest(version="v1"))
 
     check(resp.runtime_name, "VersionResponse.runtime_name", "non-empty", resp.runtime_name)
-    check(resp.runtime_version, "VersionResponse.runtime_version", "non-empty",
-          resp.runtime_version)  # fmt: skip
+    check(
+        resp.runtime_version, "VersionResponse.runtime_version", "non-empty", resp.runtime_version
+    )
     check(resp.version, "VersionResponse.version", "non-empty", resp.version)
     check_equal(resp.runtime_api_version, "v1", "VersionResponse.runtime_api_version")
 
@@ -31,11 +32,19 @@ def test_status_reports_runtime_and_network_ready(cri):
 
     conditions = {c.type: c for c in resp.status.conditions}
     for name in ("RuntimeReady", "NetworkReady"):
-        check(name in conditions, f"StatusResponse.status.conditions[{name}]", "present",
-              sorted(conditions))  # fmt: skip
+        check(
+            name in conditions,
+            f"StatusResponse.status.conditions[{name}]",
+            "present",
+            sorted(conditions),
+        )
         cond = conditions[name]
-        check(cond.status, f"conditions[{name}].status", True,
-              f"false (reason={cond.reason!r}, message={cond.message!r})")  # fmt: skip
+        check(
+            cond.status,
+            f"conditions[{name}].status",
+            True,
+            f"false (reason={cond.reason!r}, message={cond.message!r})",
+        )
 
 
 @pytest.mark.requirement("CRI-055")

@@ -44,8 +44,7 @@ def _container(cri, host: Path, propagation: int, privileged: bool = False) -> s
     pod_id, _ = cri.run_pod(config)
     mount = pb.Mount(container_path="/mnt/vol", host_path=str(host), propagation=propagation)
     sc = pb.LinuxContainerSecurityContext(privileged=privileged)
-    ctr = cri.container_config(mounts=[mount],
-                               linux=pb.LinuxContainerConfig(security_context=sc))  # fmt: skip
+    ctr = cri.container_config(mounts=[mount], linux=pb.LinuxContainerConfig(security_context=sc))
     return cri.run_container(pod_id, config, ctr)
 
 
@@ -71,8 +70,12 @@ def test_host_mount_reaches_container_only_when_propagated(cri, shared_dir, prop
     if visible:
         wait_for(lambda: _sees(cri, cid, "/mnt/vol/sub"), "host mount in the container", 5)
     else:
-        check(not _sees(cri, cid, "/mnt/vol/sub"), "/mnt/vol/sub in the container",
-              "not mounted (private propagation)", "mounted")  # fmt: skip
+        check(
+            not _sees(cri, cid, "/mnt/vol/sub"),
+            "/mnt/vol/sub in the container",
+            "not mounted (private propagation)",
+            "mounted",
+        )
     mounts = [m for m in cri.status(cid).mounts if m.container_path == "/mnt/vol"]
     if mounts:
         check_equal(mounts[0].propagation, propagation, "ContainerStatus.mounts[].propagation")
@@ -86,5 +89,8 @@ def test_bidirectional_mount_reaches_the_host(cri, shared_dir):
     cri.exec_ok(cid, ["sh", "-c", "mkdir -p /mnt/vol/ctr && mount -t tmpfs ctr /mnt/vol/ctr"])
 
     target = str(shared_dir / "ctr")
-    wait_for(lambda: any(line.split()[4] == target for line in _host_mounts().splitlines()),
-             f"{target} on the host", 5)  # fmt: skip
+    wait_for(
+        lambda: any(line.split()[4] == target for line in _host_mounts().splitlines()),
+        f"{target} on the host",
+        5,
+    )

@@ -34,8 +34,9 @@ def _get(url: str) -> str:
 def test_dns_config_is_written_to_resolv_conf(cri):
     """The pod's DNS servers, search domains and options appear in /etc/resolv.conf."""
     config = cri.pod_config("dns")
-    config.dns_config.CopyFrom(pb.DNSConfig(
-        servers=["10.231.255.53"], searches=["cri.test.example"], options=["ndots:3"]))  # fmt: skip
+    config.dns_config.CopyFrom(
+        pb.DNSConfig(servers=["10.231.255.53"], searches=["cri.test.example"], options=["ndots:3"])
+    )
     pod_id, _ = cri.run_pod(config)
     cid = cri.run_container(pod_id, config)
 
@@ -65,17 +66,24 @@ def test_port_mapping_with_host_port_is_reachable(cri):
     """A TCP port mapping with a host port forwards host connections to the container."""
     host_port = free_port()
     config = cri.pod_config("portmap")
-    config.port_mappings.append(pb.PortMapping(
-        protocol=pb.TCP, container_port=HTTPD_PORT, host_port=host_port, host_ip="127.0.0.1"))  # fmt: skip
+    config.port_mappings.append(
+        pb.PortMapping(
+            protocol=pb.TCP, container_port=HTTPD_PORT, host_port=host_port, host_ip="127.0.0.1"
+        )
+    )
     pod_id, _ = cri.run_pod(config)
     cri.run_container(pod_id, config, cri.container_config(image="httpd", command=(), name="web"))
 
     status = cri.pod_status(pod_id)
-    body = wait_for(lambda: _get(f"http://{status.network.ip}:{HTTPD_PORT}/"),
-                    "httpd on the pod IP", timeout=15)  # fmt: skip
+    body = wait_for(
+        lambda: _get(f"http://{status.network.ip}:{HTTPD_PORT}/"), "httpd on the pod IP", timeout=15
+    )
     check_equal(body, HTTPD_BODY, f"GET http://{status.network.ip}:{HTTPD_PORT}/")
-    body = wait_for(lambda: _get(f"http://127.0.0.1:{host_port}/"),
-                    f"httpd through host port {host_port}", timeout=15)  # fmt: skip
+    body = wait_for(
+        lambda: _get(f"http://127.0.0.1:{host_port}/"),
+        f"httpd through host port {host_port}",
+        timeout=15,
+    )
     check_equal(body, HTTPD_BODY, f"GET http://127.0.0.1:{host_port}/")
 
 
@@ -92,8 +100,11 @@ def test_host_network_pod_shares_the_node_network(cri):
     check_equal(_ns(cri, cid, "net"), os.readlink("/proc/self/ns/net"), "container net ns")
     status = cri.pod_status(pod_id)
     check_equal(status.network.ip, "", "PodSandboxStatus.network.ip of a host-network pod")
-    check_equal(status.linux.namespaces.options.network, pb.NODE,
-                "PodSandboxStatus.linux.namespaces.options.network")  # fmt: skip
+    check_equal(
+        status.linux.namespaces.options.network,
+        pb.NODE,
+        "PodSandboxStatus.linux.namespaces.options.network",
+    )
 
 
 @pytest.mark.requirement("CRI-014")
@@ -102,8 +113,12 @@ def test_pod_network_is_not_the_node_network(cri):
     pod_id, config = cri.run_pod()
     cid = cri.run_container(pod_id, config)
 
-    check(_ns(cri, cid, "net") != os.readlink("/proc/self/ns/net"), "container net ns",
-          "not the host's", _ns(cri, cid, "net"))  # fmt: skip
+    check(
+        _ns(cri, cid, "net") != os.readlink("/proc/self/ns/net"),
+        "container net ns",
+        "not the host's",
+        _ns(cri, cid, "net"),
+    )
 
 
 @pytest.mark.requirement("CRI-014")
@@ -124,14 +139,26 @@ def test_pid_namespace_mode(cri, mode):
     if mode == "NODE":
         check_equal(a, host, "pid ns of a NODE-mode container")
     elif mode == "POD":
-        check(a == b != host, "pid ns of two POD-mode containers", "one shared, not the host's",
-              (a, b))  # fmt: skip
+        check(
+            a == b != host,
+            "pid ns of two POD-mode containers",
+            "one shared, not the host's",
+            (a, b),
+        )
         # the sandbox's process is visible in a pod-shared PID namespace
-        check("1" in cri.exec_ok(first, ["sh", "-c", "ls /proc | grep -x 1"]).split(),
-              "/proc/1 in a POD-mode container", "present", "absent")  # fmt: skip
+        check(
+            "1" in cri.exec_ok(first, ["sh", "-c", "ls /proc | grep -x 1"]).split(),
+            "/proc/1 in a POD-mode container",
+            "present",
+            "absent",
+        )
     else:
-        check(a != b and host not in (a, b), "pid ns of two CONTAINER-mode containers",
-              "distinct", (a, b))  # fmt: skip
+        check(
+            a != b and host not in (a, b),
+            "pid ns of two CONTAINER-mode containers",
+            "distinct",
+            (a, b),
+        )
 
 
 @pytest.mark.requirement("CRI-014")
@@ -143,11 +170,16 @@ def test_ipc_namespace_mode(cri, mode):
     config = cri.pod_config("ipc", security_context=sc)
     pod_id, _ = cri.run_pod(config)
     ctr_sc = pb.LinuxContainerSecurityContext(namespace_options=options)
-    cid = cri.run_container(pod_id, config, cri.container_config(
-        linux=pb.LinuxContainerConfig(security_context=ctr_sc)))  # fmt: skip
+    cid = cri.run_container(
+        pod_id, config, cri.container_config(linux=pb.LinuxContainerConfig(security_context=ctr_sc))
+    )
 
     got = _ns(cri, cid, "ipc")
 
     host = os.readlink("/proc/self/ns/ipc")
-    check((got == host) == (mode == "NODE"), "ipc ns of the container",
-          "the host's" if mode == "NODE" else "not the host's", got)  # fmt: skip
+    check(
+        (got == host) == (mode == "NODE"),
+        "ipc ns of the container",
+        "the host's" if mode == "NODE" else "not the host's",
+        got,
+    )

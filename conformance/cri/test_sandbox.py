@@ -30,11 +30,19 @@ def test_run_pod_sandbox_returns_id_of_ready_pod(cri):
     check_equal(pb.PodSandboxState.Name(status.state), "SANDBOX_READY", "PodSandboxStatus.state")
     check_equal(status.id, pod_id, "PodSandboxStatus.id")
     # created_at is in nanoseconds since the epoch: a seconds value would be far in the past
-    check(before - 60e9 < status.created_at < time.time_ns() + 60e9,
-          "PodSandboxStatus.created_at", f"nanoseconds near {before}", status.created_at)  # fmt: skip
+    check(
+        before - 60e9 < status.created_at < time.time_ns() + 60e9,
+        "PodSandboxStatus.created_at",
+        f"nanoseconds near {before}",
+        status.created_at,
+    )
     check(status.network.ip, "PodSandboxStatus.network.ip", "the pod IP", status.network.ip)
-    check(status.linux.namespaces.HasField("options"),
-          "PodSandboxStatus.linux.namespaces.options", "set", status.linux)  # fmt: skip
+    check(
+        status.linux.namespaces.HasField("options"),
+        "PodSandboxStatus.linux.namespaces.options",
+        "set",
+        status.linux,
+    )
 
 
 @pytest.mark.requirement("CRI-011")
@@ -53,8 +61,9 @@ def test_pod_metadata_labels_and_annotations_round_trip(cri):
     check_equal(len(listed), 1, f"ListPodSandbox(id={pod_id}) item count")
     check_equal(listed[0].metadata, config.metadata, "ListPodSandbox.items[0].metadata")
     check_equal(dict(listed[0].labels), dict(config.labels), "ListPodSandbox.items[0].labels")
-    check_equal(dict(listed[0].annotations), dict(config.annotations),
-                "ListPodSandbox.items[0].annotations")  # fmt: skip
+    check_equal(
+        dict(listed[0].annotations), dict(config.annotations), "ListPodSandbox.items[0].annotations"
+    )
 
 
 @pytest.mark.requirement("CRI-015")
@@ -93,8 +102,9 @@ def test_remove_running_pod_sandbox_force_removes_it(cri):
     pod_id, config = cri.run_pod()
     cid = cri.run_container(pod_id, config)
 
-    cri.client.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod_id),
-                                        timeout=60)  # fmt: skip
+    cri.client.runtime.RemovePodSandbox(
+        pb.RemovePodSandboxRequest(pod_sandbox_id=pod_id), timeout=60
+    )
 
     check_equal(len(_list(cri, id=pod_id)), 0, "ListPodSandbox of a removed pod")
     code, _ = rpc_code(lambda: cri.status(cid))
@@ -130,7 +140,9 @@ def test_list_pod_sandbox_filters_by_id_state_and_labels(cri):
     by_state = [p.id for p in _list(cri, state=ready, label_selector={"conformance.cri/run": mark})]
     check_equal(by_state, [pods[0]], "ListPodSandbox(state=READY, labels) ids")
     notready = pb.PodSandboxStateValue(state=pb.SANDBOX_NOTREADY)
-    stopped = [p.id for p in _list(cri, state=notready, label_selector={"conformance.cri/run": mark})]
+    stopped = [
+        p.id for p in _list(cri, state=notready, label_selector={"conformance.cri/run": mark})
+    ]
     check_equal(stopped, [pods[1]], "ListPodSandbox(state=NOTREADY, labels) ids")
 
 
@@ -141,7 +153,7 @@ def test_stop_pod_sandbox_twice_succeeds(cri):
     req = pb.StopPodSandboxRequest(pod_sandbox_id=pod_id)
     cri.client.runtime.StopPodSandbox(req, timeout=60)
 
-    code, err = rpc_code(lambda: cri.client.runtime.StopPodSandbox(req, timeout=60))
+    code, _ = rpc_code(lambda: cri.client.runtime.StopPodSandbox(req, timeout=60))
 
     check_equal(code, grpc.StatusCode.OK, "second StopPodSandbox status code")
 
@@ -151,7 +163,7 @@ def test_stop_pod_sandbox_of_absent_pod_succeeds(cri):
     """StopPodSandbox of an id the runtime does not know succeeds (it is idempotent)."""
     req = pb.StopPodSandboxRequest(pod_sandbox_id="f" * 64)
 
-    code, err = rpc_code(lambda: cri.client.runtime.StopPodSandbox(req))
+    code, _ = rpc_code(lambda: cri.client.runtime.StopPodSandbox(req))
 
     check_equal(code, grpc.StatusCode.OK, "StopPodSandbox(absent id) status code")
 
@@ -165,8 +177,11 @@ def test_remove_pod_sandbox_of_absent_pod_succeeds(cri):
     cri.client.runtime.RemovePodSandbox(req)
 
     again, _ = rpc_code(lambda: cri.client.runtime.RemovePodSandbox(req))
-    absent, _ = rpc_code(lambda: cri.client.runtime.RemovePodSandbox(
-        pb.RemovePodSandboxRequest(pod_sandbox_id="e" * 64)))  # fmt: skip
+    absent, _ = rpc_code(
+        lambda: cri.client.runtime.RemovePodSandbox(
+            pb.RemovePodSandboxRequest(pod_sandbox_id="e" * 64)
+        )
+    )
 
     check_equal(again, grpc.StatusCode.OK, "second RemovePodSandbox status code")
     check_equal(absent, grpc.StatusCode.OK, "RemovePodSandbox(absent id) status code")

@@ -44,8 +44,12 @@ def _host_caps() -> int:
 @pytest.mark.requirement("CRI-080")
 def test_run_as_user_group_and_supplemental_groups(cri):
     """run_as_user, run_as_group and supplemental_groups set the process's ids."""
-    cid = _run(cri, run_as_user=pb.Int64Value(value=1000), run_as_group=pb.Int64Value(value=1001),
-               supplemental_groups=[4242])  # fmt: skip
+    cid = _run(
+        cri,
+        run_as_user=pb.Int64Value(value=1000),
+        run_as_group=pb.Int64Value(value=1001),
+        supplemental_groups=[4242],
+    )
 
     uid = cri.exec_ok(cid, ["id", "-u"]).strip()
     gid = cri.exec_ok(cid, ["id", "-g"]).strip()
@@ -73,8 +77,12 @@ def test_run_as_group_without_user_is_rejected(cri):
 
     code, _ = rpc_code(lambda: cri.create_container(pod_id, config, ctr))
 
-    check(code != grpc.StatusCode.OK, "CreateContainer(run_as_group only) status code",
-          "an error", code)  # fmt: skip
+    check(
+        code != grpc.StatusCode.OK,
+        "CreateContainer(run_as_group only) status code",
+        "an error",
+        code,
+    )
 
 
 @pytest.mark.requirement("CRI-082")
@@ -103,17 +111,25 @@ def test_unprivileged_container_lacks_net_admin(cri):
     """A container that is not privileged does not get CAP_NET_ADMIN by default."""
     cid = _run(cri)
 
-    check(not _cap_eff(cri, cid) >> CAP_NET_ADMIN & 1, "CapEff bit CAP_NET_ADMIN", "clear",
-          f"{_cap_eff(cri, cid):x}")  # fmt: skip
+    check(
+        not _cap_eff(cri, cid) >> CAP_NET_ADMIN & 1,
+        "CapEff bit CAP_NET_ADMIN",
+        "clear",
+        f"{_cap_eff(cri, cid):x}",
+    )
 
 
 @pytest.mark.requirement("CRI-082")
 @pytest.mark.parametrize(
     ("add", "drop", "expect"),
-    [(["NET_ADMIN"], [], "net_admin"), ([], ["CHOWN"], "no_chown"), (["ALL"], [], "all"),
-     ([], ["ALL"], "none")],
+    [
+        (["NET_ADMIN"], [], "net_admin"),
+        ([], ["CHOWN"], "no_chown"),
+        (["ALL"], [], "all"),
+        ([], ["ALL"], "none"),
+    ],
     ids=["add", "drop", "add-all", "drop-all"],
-)  # fmt: skip
+)
 def test_capabilities_add_and_drop(cri, add, drop, expect):
     """Capabilities added are effective, dropped ones are gone, ALL means every one."""
     caps = pb.Capability(add_capabilities=add, drop_capabilities=drop)
@@ -165,9 +181,10 @@ def test_seccomp_localhost_profile_blocks_chmod(cri):
     """A Localhost seccomp profile that denies chmod makes chmod fail in the container."""
     profile = {
         "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{"names": ["chmod", "fchmod", "fchmodat", "fchmodat2"],
-                      "action": "SCMP_ACT_ERRNO"}],
-    }  # fmt: skip
+        "syscalls": [
+            {"names": ["chmod", "fchmod", "fchmodat", "fchmodat2"], "action": "SCMP_ACT_ERRNO"}
+        ],
+    }
     path = cri.tempdir("cri-seccomp-") / "deny-chmod.json"
     path.write_text(json.dumps(profile))
     sp = pb.SecurityProfile(profile_type=pb.SecurityProfile.Localhost, localhost_ref=str(path))
@@ -202,8 +219,9 @@ def test_advertised_handler_features_work(cri, feature):
     if feature == "recursive_read_only_mounts":
         pod_id, config = cri.run_pod()
         host = cri.tempdir("cri-rro-")
-        mount = pb.Mount(container_path="/mnt/rro", host_path=str(host), readonly=True,
-                         recursive_read_only=True)  # fmt: skip
+        mount = pb.Mount(
+            container_path="/mnt/rro", host_path=str(host), readonly=True, recursive_read_only=True
+        )
         cid = cri.run_container(pod_id, config, cri.container_config(mounts=[mount]))
         resp = cri.exec_sync(cid, ["touch", "/mnt/rro/x"])
         check(resp.exit_code != 0, "touch on a recursive read-only mount", "fails", resp.exit_code)
@@ -214,7 +232,10 @@ def test_advertised_handler_features_work(cri, feature):
         sc = pb.LinuxSandboxSecurityContext(namespace_options=options)
         pod_id, config = cri.run_pod(cri.pod_config("userns", security_context=sc))
         ctr_sc = pb.LinuxContainerSecurityContext(namespace_options=options)
-        cid = cri.run_container(pod_id, config, cri.container_config(
-            linux=pb.LinuxContainerConfig(security_context=ctr_sc)))  # fmt: skip
+        cid = cri.run_container(
+            pod_id,
+            config,
+            cri.container_config(linux=pb.LinuxContainerConfig(security_context=ctr_sc)),
+        )
         got = cri.exec_ok(cid, ["cat", "/proc/self/uid_map"]).split()
         check_equal(got, ["0", "231072", "65536"], "/proc/self/uid_map in a POD user namespace")

@@ -14,12 +14,20 @@ pytestmark = pytest.mark.timeout(90)
 
 def _check_usage(stats: pb.ContainerStats, cid: str) -> None:
     check_equal(stats.attributes.id, cid, "ContainerStats.attributes.id")
-    check(stats.attributes.metadata.name, "ContainerStats.attributes.metadata.name", "set",
-          stats.attributes)  # fmt: skip
+    check(
+        stats.attributes.metadata.name,
+        "ContainerStats.attributes.metadata.name",
+        "set",
+        stats.attributes,
+    )
     check(stats.cpu.timestamp > 0, "ContainerStats.cpu.timestamp", "> 0", stats.cpu)
     check(stats.memory.timestamp > 0, "ContainerStats.memory.timestamp", "> 0", stats.memory)
-    check(stats.memory.HasField("working_set_bytes"), "ContainerStats.memory.working_set_bytes",
-          "set", stats.memory)  # fmt: skip
+    check(
+        stats.memory.HasField("working_set_bytes"),
+        "ContainerStats.memory.working_set_bytes",
+        "set",
+        stats.memory,
+    )
 
 
 @pytest.mark.requirement("CRI-053")
@@ -61,8 +69,9 @@ def test_pod_sandbox_stats_describe_the_pod(cri):
     pod_id, pod_config = cri.run_pod()
     cid = cri.run_container(pod_id, pod_config)
 
-    code, resp = rpc_code(lambda: cri.client.runtime.PodSandboxStats(
-        pb.PodSandboxStatsRequest(pod_sandbox_id=pod_id)))  # fmt: skip
+    code, resp = rpc_code(
+        lambda: cri.client.runtime.PodSandboxStats(pb.PodSandboxStatsRequest(pod_sandbox_id=pod_id))
+    )
 
     if code == grpc.StatusCode.UNIMPLEMENTED:
         not_applicable("PodSandboxStats is not implemented (optional)")

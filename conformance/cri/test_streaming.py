@@ -16,8 +16,12 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _url(resp, rpc: str) -> str:
-    check(resp.url.startswith(("http://", "https://")), f"{rpc}Response.url", "an http(s) URL",
-          resp.url)  # fmt: skip
+    check(
+        resp.url.startswith(("http://", "https://")),
+        f"{rpc}Response.url",
+        "an http(s) URL",
+        resp.url,
+    )
     return str(resp.url)
 
 
@@ -36,8 +40,12 @@ def test_exec_streams_stdout_stderr_and_status(cri):
     for a non-zero exit."""
     pod_id, config = cri.run_pod()
     cid = cri.run_container(pod_id, config)
-    req = pb.ExecRequest(container_id=cid, cmd=["sh", "-c", "echo -n out; echo -n err >&2; exit 3"],
-                         stdout=True, stderr=True)  # fmt: skip
+    req = pb.ExecRequest(
+        container_id=cid,
+        cmd=["sh", "-c", "echo -n out; echo -n err >&2; exit 3"],
+        stdout=True,
+        stderr=True,
+    )
 
     url = _url(cri.client.runtime.Exec(req), "Exec")
     with _stream(url) as stream:
@@ -46,11 +54,19 @@ def test_exec_streams_stdout_stderr_and_status(cri):
     check_equal(stream.output(1), b"out", "stdout channel (1)")
     check_equal(stream.output(2), b"err", "stderr channel (2)")
     status = stream.status()
-    check(status and status.get("status") == "Failure", "status channel (3)",
-          "a Failure status for exit code 3", status)  # fmt: skip
+    check(
+        status and status.get("status") == "Failure",
+        "status channel (3)",
+        "a Failure status for exit code 3",
+        status,
+    )
     causes = (status or {}).get("details", {}).get("causes", [])
-    check({"reason": "ExitCode", "message": "3"} in causes, "status.details.causes",
-          "ExitCode 3", causes)  # fmt: skip
+    check(
+        {"reason": "ExitCode", "message": "3"} in causes,
+        "status.details.causes",
+        "ExitCode 3",
+        causes,
+    )
 
 
 @pytest.mark.requirement("CRI-052")
@@ -68,8 +84,9 @@ def test_exec_with_stdin_and_tty_echoes_input(cri):
     out = stream.output(1)
     check(b"hello-tty" in out, "stdout channel (1)", "hello-tty", out)
     status = stream.status()
-    check(status is None or status.get("status") == "Success", "status channel (3)",
-          "Success", status)  # fmt: skip
+    check(
+        status is None or status.get("status") == "Success", "status channel (3)", "Success", status
+    )
 
 
 @pytest.mark.requirement("CRI-052")
@@ -93,12 +110,21 @@ def test_port_forward_reaches_the_pod_port(cri):
     """PortForward carries a TCP connection to a port inside the pod."""
     pod_id, config = cri.run_pod()
     cid = cri.run_container(pod_id, config, cri.container_config(image="httpd", command=()))
-    wait_for(lambda: cri.exec_sync(cid, ["wget", "-q", "-O", "/dev/null",
-                                         "http://127.0.0.1:8080/"]).exit_code == 0,
-             "httpd listening in the pod", timeout=15)  # fmt: skip
+    wait_for(
+        lambda: (
+            cri.exec_sync(
+                cid, ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+            ).exit_code
+            == 0
+        ),
+        "httpd listening in the pod",
+        timeout=15,
+    )
 
-    url = _url(cri.client.runtime.PortForward(pb.PortForwardRequest(
-        pod_sandbox_id=pod_id, port=[8080])), "PortForward")  # fmt: skip
+    url = _url(
+        cri.client.runtime.PortForward(pb.PortForwardRequest(pod_sandbox_id=pod_id, port=[8080])),
+        "PortForward",
+    )
     sep = "&" if "?" in url else "?"
     with _stream(f"{url}{sep}ports=8080") as stream:
         stream.read_until(lambda s: len(s.output(0)) >= 2 and len(s.output(1)) >= 2)
@@ -108,5 +134,9 @@ def test_port_forward_reaches_the_pod_port(cri):
         stream.read_until(lambda s: b"conformance kit httpd: hello" in s.output(0), timeout=10)
 
     check_equal(announced, [8080, 8080], "port announced on the data and error channels")
-    check(b"conformance kit httpd: hello" in stream.output(0), "data channel (0)",
-          "the httpd page", stream.output(0)[:300])  # fmt: skip
+    check(
+        b"conformance kit httpd: hello" in stream.output(0),
+        "data channel (0)",
+        "the httpd page",
+        stream.output(0)[:300],
+    )

@@ -113,12 +113,26 @@ def broken_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
 
 def _run_suite(endpoint: dict[str, Any], report: Path, selection: str) -> dict[str, str]:
     argv = [
-        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-        "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
-        str(ROOT / "conformance" / "cri"), "-k", selection,
-        "--cri-endpoint", endpoint["endpoint"], "--cri-registry", endpoint["registry"],
-        "--report-dir", str(report),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--rootdir",
+        str(ROOT),
+        "-c",
+        str(ROOT / "pyproject.toml"),
+        str(ROOT / "conformance" / "cri"),
+        "-k",
+        selection,
+        "--cri-endpoint",
+        endpoint["endpoint"],
+        "--cri-registry",
+        endpoint["registry"],
+        "--report-dir",
+        str(report),
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=300)
     document = json.loads((report / "cri" / "results.json").read_text())
