@@ -126,6 +126,13 @@ REQUIREMENTS = (
         "ContainerStatus reports state, exit code, times, "
         "image and log path; an unknown container fails with NOT_FOUND.",
     ),
+    _r(
+        "CRI-035",
+        MUST,
+        "ContainerStatus",
+        "A container killed for exceeding its memory limit exits 137 with reason OOMKilled.",
+        "(critest)",
+    ),
     _r("CRI-036", MUST, "ContainerFilter", "ListContainers filters by id, state, pod and labels."),
     _r(
         "CRI-037",
