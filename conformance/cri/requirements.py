@@ -27,6 +27,12 @@ REQUIREMENTS = (
         "ready node; other conditions may be added.",
     ),
     _r(
+        "CRI-004",
+        MAY,
+        "StatusResponse",
+        "Status with verbose set may add an info map of JSON values about the runtime.",
+    ),
+    _r(
         "CRI-006",
         MUST,
         "gRPC",
@@ -233,6 +239,12 @@ REQUIREMENTS = (
         "ListImages",
         "ListImages lists the pulled images with all their tags.",
         "(critest)",
+    ),
+    _r(
+        "CRI-071",
+        SHOULD,
+        "ImageFilter",
+        "ListImages with an image filter lists only the matching image.",
     ),
     _r(
         "CRI-066",
