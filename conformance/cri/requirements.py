@@ -104,6 +104,13 @@ REQUIREMENTS = (
     ),
     # -- containers
     _r(
+        "CRI-021",
+        MUST,
+        "LinuxPodSandboxConfig",
+        "A pod's cgroup_parent is accepted and its containers' cgroups are placed below it.",
+        "(critest) cgroupfs form; a systemd-driver runtime expects slice names",
+    ),
+    _r(
         "CRI-030",
         MUST,
         "CreateContainer",
