@@ -291,6 +291,13 @@ REQUIREMENTS = (
         "run_as_group and supplemental_groups set the process's identity.",
     ),
     _r(
+        "CRI-087",
+        MUST,
+        "SupplementalGroupsPolicy",
+        "By default the run-as user's groups from the image's /etc/group are added (Merge); "
+        "Strict, when advertised, keeps only the configured groups and reports them.",
+    ),
+    _r(
         "CRI-081",
         MUST,
         "LinuxContainerSecurityContext",
