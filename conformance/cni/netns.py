@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 PREFIX = "cnit-"
 RUN_DIR = Path("/run/netns")
-TOKEN = secrets.token_hex(3)
+TOKEN_ENV = "CONFORMANCE_CNI_TOKEN"
+TOKEN = os.environ.get(TOKEN_ENV) or secrets.token_hex(3)
+"""Six hex digits unique to this process; a test may set it to find a subprocess's objects."""
 _counter = itertools.count(1)
 _created: set[str] = set()
 

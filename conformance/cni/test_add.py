@@ -21,7 +21,7 @@ from conformance.cni.runner import SPEC
 from conformance.core import check, check_equal, not_applicable
 
 pytestmark = pytest.mark.usefixtures("main_plugin")
-CONCURRENT_ADDS = 8
+CONCURRENT_ADDS = 6
 
 
 @pytest.mark.requirement("add-result-format", "result-version", "stdout-single-document")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-SUPPORTED_VERSIONS = ("0.4.0", "1.0.0", "1.1.0")
+SUPPORTED_VERSIONS = ("1.0.0", "1.1.0")
 LATEST = SUPPORTED_VERSIONS[-1]
 COMMANDS = ("ADD", "DEL", "CHECK", "STATUS", "GC", "VERSION")
 
