@@ -47,12 +47,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     high = getattr(metafunc.function, "cni_before", "99.0.0")
     versions = [v for v in target.versions.get(role, []) if _key(low) <= _key(v) < _key(high)]
     if versions:
-        metafunc.parametrize("cni_version", versions, ids=[f"v{v}" for v in versions],
-                             indirect=True)
+        metafunc.parametrize(
+            "cni_version", versions, ids=[f"v{v}" for v in versions], indirect=True
+        )
         return
     claimed = target.claimed.get(role) or ["none"]
-    reason = (f"{role} plugin {target.roles[role]!r} claims no version in [{low}, {high}) "
-              f"(claims {', '.join(claimed)})")
+    reason = (
+        f"{role} plugin {target.roles[role]!r} claims no version in [{low}, {high}) "
+        f"(claims {', '.join(claimed)})"
+    )
     metafunc.parametrize("cni_version", [reason], ids=["no-version"], indirect=True)
 
 
@@ -72,8 +75,13 @@ def cni_target(conformance: Any, request: pytest.FixtureRequest) -> Iterator[Tar
         skip_host("the cni suite creates network namespaces and needs root")
     target = _target(request.config)
     conformance.record_target(
-        "cni", kind="cni-plugins", address=":".join(target.cni_path), name=target.name,
-        version=target.version, plugins=target.roles, supported_versions=target.claimed,
+        "cni",
+        kind="cni-plugins",
+        address=":".join(target.cni_path),
+        name=target.name,
+        version=target.version,
+        plugins=target.roles,
+        supported_versions=target.claimed,
         reference=target.reference,
     )
     yield target

@@ -64,8 +64,12 @@ class Lab:
         text = json.dumps(data)
         if "{master}" in text:
             self._ensure_master()
-        for key, value in (("{bridge}", self.bridge), ("{master}", self.master),
-                           ("{dataDir}", str(self.tmp / "ipam")), ("{subnet}", str(SUBNET))):
+        for key, value in (
+            ("{bridge}", self.bridge),
+            ("{master}", self.master),
+            ("{dataDir}", str(self.tmp / "ipam")),
+            ("{subnet}", str(SUBNET)),
+        ):
             text = text.replace(key, value)
         return json.loads(text)
 
@@ -73,8 +77,9 @@ class Lab:
         # macvlan/ipvlan need a parent link; a veth pair inside the lab's host namespace
         # stands in for the host NIC (the host's real interfaces are never used).
         if not self._master_made:
-            self.host.ip("link", "add", self.master, "type", "veth", "peer", "name",
-                          self.master + "p")
+            self.host.ip(
+                "link", "add", self.master, "type", "veth", "peer", "name", self.master + "p"
+            )
             self.host.ip("link", "set", self.master, "up")
             self._master_made = True
 
@@ -103,31 +108,55 @@ class Lab:
 
     def config(self, version: str, *, single: bool = False, **extra: Any) -> dict[str, Any]:
         """A single-plugin network configuration for the main plugin."""
-        return {"cniVersion": version, "name": self.network, **self.plugin(single=single),
-                **extra}
+        return {"cniVersion": version, "name": self.network, **self.plugin(single=single), **extra}
 
     def ipam_config(self, version: str, *, single: bool = False) -> dict[str, Any]:
         """A configuration for calling the IPAM plugin directly."""
-        return {"cniVersion": version, "name": self.network, "type": "cnitest-caller",
-                "ipam": self.ipam(single=single)}
+        return {
+            "cniVersion": version,
+            "name": self.network,
+            "type": "cnitest-caller",
+            "ipam": self.ipam(single=single),
+        }
 
     def network_list(self, version: str, plugins: list[dict[str, Any]]) -> NetworkList:
         """A configuration list of ``plugins`` run like a runtime."""
-        return NetworkList(self.runner, {"cniVersion": version, "name": self.network,
-                                         "plugins": plugins})
+        return NetworkList(
+            self.runner, {"cniVersion": version, "name": self.network, "plugins": plugins}
+        )
 
     # -- calls ---------------------------------------------------------------------------
 
-    def call(self, command: str, config: Any, ns: Netns | None, cid: str,
-             ifname: str = "eth0", plugin: str | None = None, **cni: Any) -> Call:
+    def call(
+        self,
+        command: str,
+        config: Any,
+        ns: Netns | None,
+        cid: str,
+        ifname: str = "eth0",
+        plugin: str | None = None,
+        **cni: Any,
+    ) -> Call:
         """Run the main plugin (or ``plugin``) with the usual environment."""
-        return self.runner.call(plugin or self.target.roles["main"], command, config,
-                                container_id=cid, netns=ns.path if ns else None,
-                                ifname=ifname, **cni)
+        return self.runner.call(
+            plugin or self.target.roles["main"],
+            command,
+            config,
+            container_id=cid,
+            netns=ns.path if ns else None,
+            ifname=ifname,
+            **cni,
+        )
 
-    def add(self, version: str, ns: Netns | None = None, cid: str | None = None, *,
-            ifname: str = "eth0", config: dict[str, Any] | None = None) -> tuple[
-                Call, Netns, str]:
+    def add(
+        self,
+        version: str,
+        ns: Netns | None = None,
+        cid: str | None = None,
+        *,
+        ifname: str = "eth0",
+        config: dict[str, Any] | None = None,
+    ) -> tuple[Call, Netns, str]:
         """ADD into ``ns`` (a new container when omitted); returns the call, ns and id."""
         ns = ns or self.container()
         cid = cid or self.container_id()

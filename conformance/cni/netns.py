@@ -139,19 +139,23 @@ class Netns:
             for family, default in ((2, "0.0.0.0/0"), (10, "::/0")):
                 for r in ipr.get_routes(family=family, table=254):
                     dst = r.get_attr("RTA_DST")
-                    found.append({
-                        "dst": f"{dst}/{r['dst_len']}" if dst else default,
-                        "gw": r.get_attr("RTA_GATEWAY"),
-                        "oif": r.get_attr("RTA_OIF"),
-                    })
+                    found.append(
+                        {
+                            "dst": f"{dst}/{r['dst_len']}" if dst else default,
+                            "gw": r.get_attr("RTA_GATEWAY"),
+                            "oif": r.get_attr("RTA_OIF"),
+                        }
+                    )
         return found
 
 
 def sweep() -> list[str]:
     """Delete every namespace this process created and still holds; returns their names."""
-    left = sorted(n for n in os.listdir(RUN_DIR) if n.startswith(f"{PREFIX}{TOKEN}-")) if (
-        RUN_DIR.is_dir()
-    ) else []
+    left = (
+        sorted(n for n in os.listdir(RUN_DIR) if n.startswith(f"{PREFIX}{TOKEN}-"))
+        if (RUN_DIR.is_dir())
+        else []
+    )
     for name in left:
         Netns(name).remove()
     _created.clear()

@@ -63,11 +63,11 @@ class Call:
         try:
             docs = self.documents()
         except ValueError as err:
-            raise Violation(where, "one JSON document", self.stdout[:500],
-                            SPEC + "#result", detail=str(err)) from err
+            raise Violation(
+                where, "one JSON document", self.stdout[:500], SPEC + "#result", detail=str(err)
+            ) from err
         if len(docs) != 1:
-            raise Violation(where, "exactly one JSON document", self.stdout[:500],
-                            SPEC + "#result")
+            raise Violation(where, "exactly one JSON document", self.stdout[:500], SPEC + "#result")
         return docs[0]
 
     def error_object(self) -> tuple[dict[str, Any] | None, str]:
@@ -167,19 +167,34 @@ class PluginRunner:
         argv = [exe] if self.host_netns is None else ["ip", "netns", "exec", self.host_netns, exe]
         started = time.monotonic()
         try:
-            proc = subprocess.run(argv, input=text, env=env, capture_output=True, text=True,
-                                  timeout=self.timeout, check=False)
+            proc = subprocess.run(
+                argv,
+                input=text,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
+            )
         except subprocess.TimeoutExpired as err:
-            current_evidence().command(argv, returncode=None, stdin=text, env=env,
-                                       stdout=err.stdout, stderr=err.stderr)
-            raise Violation(f"{plugin_type} {command}", f"exit within {self.timeout} s",
-                            "no exit", SPEC) from err
-        call = Call(argv, env, text, proc.returncode, proc.stdout, proc.stderr,
-                    time.monotonic() - started)
-        current_evidence().command(argv, returncode=proc.returncode, stdin=text, env=env,
-                                   stdout=proc.stdout, stderr=proc.stderr)
-        log.debug("exec %s %s -> %d in %.3f s", plugin_type, command, call.returncode,
-                  call.seconds)
+            current_evidence().command(
+                argv, returncode=None, stdin=text, env=env, stdout=err.stdout, stderr=err.stderr
+            )
+            raise Violation(
+                f"{plugin_type} {command}", f"exit within {self.timeout} s", "no exit", SPEC
+            ) from err
+        call = Call(
+            argv, env, text, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started
+        )
+        current_evidence().command(
+            argv,
+            returncode=proc.returncode,
+            stdin=text,
+            env=env,
+            stdout=proc.stdout,
+            stderr=proc.stderr,
+        )
+        log.debug("exec %s %s -> %d in %.3f s", plugin_type, command, call.returncode, call.seconds)
         return call
 
 
@@ -237,8 +252,13 @@ class NetworkList:
         return str(self.config["cniVersion"])
 
     def _request(self, plugin: dict[str, Any], prev: Any) -> dict[str, Any]:
-        return request_config(self.config, plugin, version=self.version, prev_result=prev,
-                              capability_args=self.capability_args)
+        return request_config(
+            self.config,
+            plugin,
+            version=self.version,
+            prev_result=prev,
+            capability_args=self.capability_args,
+        )
 
     def add(self, **cni: Any) -> ListOutcome:
         """ADD through every plugin in order, chaining results; stop at the first error."""
@@ -276,8 +296,9 @@ class NetworkList:
                 out.failed = call
         return out
 
-    def _each(self, plugins: list[dict[str, Any]], command: str, result: Any,
-              **cni: Any) -> ListOutcome:
+    def _each(
+        self, plugins: list[dict[str, Any]], command: str, result: Any, **cni: Any
+    ) -> ListOutcome:
         out = ListOutcome(calls=[])
         for plugin in plugins:
             call = self.runner.call(plugin["type"], command, self._request(plugin, result), **cni)

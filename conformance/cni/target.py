@@ -114,7 +114,7 @@ def write_reference_path() -> str:
         exe.write_text(
             "#!/bin/sh\n"
             f"PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}} "
-            f"exec {sys.executable} -m reference_impl.cni {plugin} \"$@\"\n"
+            f'exec {sys.executable} -m reference_impl.cni {plugin} "$@"\n'
         )
         exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return directory
@@ -126,8 +126,15 @@ def query_versions(runner: PluginRunner, plugin_type: str) -> list[str]:
         return []
     env = runner.environment("VERSION")
     try:
-        proc = subprocess.run([runner.find(plugin_type)], input='{"cniVersion":"1.0.0"}',
-                              env=env, capture_output=True, text=True, timeout=30, check=False)
+        proc = subprocess.run(
+            [runner.find(plugin_type)],
+            input='{"cniVersion":"1.0.0"}',
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         reply = json.loads(proc.stdout)
         versions = reply["supportedVersions"]
     except (subprocess.TimeoutExpired, ValueError, KeyError, TypeError) as err:
@@ -139,12 +146,20 @@ def query_versions(runner: PluginRunner, plugin_type: str) -> list[str]:
 def identify(path: str) -> tuple[str, str]:
     """(package, version) of a plugin installed by dpkg, else the directory's name."""
     if shutil.which("dpkg-query"):
-        owner = subprocess.run(["dpkg-query", "-S", os.path.realpath(path)],
-                               capture_output=True, text=True, check=False)
+        owner = subprocess.run(
+            ["dpkg-query", "-S", os.path.realpath(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if owner.returncode == 0:
             package = owner.stdout.split(":", 1)[0].strip()
-            version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package],
-                                     capture_output=True, text=True, check=False).stdout
+            version = subprocess.run(
+                ["dpkg-query", "-W", "-f=${Version}", package],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
             return package, version.strip()
     return Path(path).parent.name, ""
 
@@ -160,8 +175,13 @@ def resolve(option: Any) -> Target:
         "loopback": option("--cni-loopback"),
         "chained": option("--cni-chained"),
     }
-    target = Target(cni_path, roles, load_template(option("--cni-config")), reference,
-                    cleanup_dir=cni_path[0] if reference else None)
+    target = Target(
+        cni_path,
+        roles,
+        load_template(option("--cni-config")),
+        reference,
+        cleanup_dir=cni_path[0] if reference else None,
+    )
     runner = target.runner()
     wanted = option("--cni-versions") or []
     for role, plugin_type in roles.items():

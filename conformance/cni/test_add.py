@@ -50,8 +50,13 @@ def test_add_creates_the_reported_interface_in_the_namespace(lab: Lab, cni_versi
     wanted = ips_of(result, index)
     check(wanted, f"result/ips (interface {index})", "at least one address", result.get("ips"))
     have = ns.addresses("eth0")
-    check(wanted <= have, f"{ns.name}: eth0 addresses", f"to include {sorted(wanted)}",
-          sorted(have), SPEC + "#add-add-container-to-network-or-apply-modifications")
+    check(
+        wanted <= have,
+        f"{ns.name}: eth0 addresses",
+        f"to include {sorted(wanted)}",
+        sorted(have),
+        SPEC + "#add-add-container-to-network-or-apply-modifications",
+    )
 
 
 @pytest.mark.requirement("add-routes-state")
@@ -68,8 +73,12 @@ def test_add_installs_the_reported_routes(lab: Lab, cni_version: str) -> None:
         match = [r for r in present if r["dst"] == dst]
         check(match, f"{ns.name}: route {dst}", f"result/routes/{i} installed", present)
         if route.get("gw"):
-            check(any(r["gw"] == route["gw"] for r in match), f"{ns.name}: route {dst} gw",
-                  route["gw"], [r["gw"] for r in match])
+            check(
+                any(r["gw"] == route["gw"] for r in match),
+                f"{ns.name}: route {dst} gw",
+                route["gw"],
+                [r["gw"] for r in match],
+            )
 
 
 @since("1.1.0")
@@ -81,8 +90,11 @@ def test_add_reports_the_mtu_the_kernel_shows(lab: Lab, cni_version: str) -> Non
     index, iface = sandbox_interface(call.json(), "eth0")
     if "mtu" not in iface:
         not_applicable("the result reports no mtu for the container interface")
-    check_equal(ns.links()["eth0"].mtu, iface["mtu"], f"{ns.name}: eth0 MTU vs "
-                f"result/interfaces/{index}/mtu")
+    check_equal(
+        ns.links()["eth0"].mtu,
+        iface["mtu"],
+        f"{ns.name}: eth0 MTU vs result/interfaces/{index}/mtu",
+    )
 
 
 @pytest.mark.requirement("add-dns-result")
@@ -114,8 +126,12 @@ def test_duplicate_add_fails_and_keeps_the_first_attachment(lab: Lab, cni_versio
     addresses = ips_of(first.json())
     second, _, _ = lab.add(cni_version, ns, cid)
     expect_error(second, "second ADD of the same attachment")
-    check(addresses <= ns.addresses("eth0"), f"{ns.name}: eth0 addresses after second ADD",
-          sorted(addresses), sorted(ns.addresses("eth0")))
+    check(
+        addresses <= ns.addresses("eth0"),
+        f"{ns.name}: eth0 addresses after second ADD",
+        sorted(addresses),
+        sorted(ns.addresses("eth0")),
+    )
 
 
 def _failing_after_ipam(lab: Lab, version: str) -> dict:
@@ -141,7 +157,7 @@ def test_concurrent_adds_get_distinct_addresses(lab: Lab, cni_version: str) -> N
     namespaces = [lab.container() for _ in range(CONCURRENT_ADDS)]
     config = lab.config(cni_version)
 
-    def one(ns):  # noqa: ANN001, ANN202 - runs in a worker thread
+    def one(ns):
         return lab.add(cni_version, ns, config=config)[0]
 
     with ThreadPoolExecutor(CONCURRENT_ADDS) as pool:

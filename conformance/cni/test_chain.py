@@ -11,7 +11,7 @@ from conformance.core import check, check_equal, not_applicable
 pytestmark = pytest.mark.usefixtures("main_plugin")
 
 
-def _chain(lab: Lab, version: str):  # noqa: ANN202
+def _chain(lab: Lab, version: str):
     chained = lab.target.roles["chained"]
     if not lab.runner.has(chained):
         not_applicable(f"chained plugin {chained!r} is not on the CNI path")
@@ -19,8 +19,9 @@ def _chain(lab: Lab, version: str):  # noqa: ANN202
     if chained == "portmap":
         plugins[1].update(capabilities={"portMappings": True}, snat=True)
     nl = lab.network_list(version, plugins)
-    nl.capability_args = {"portMappings": [
-        {"hostPort": 18080, "containerPort": 8080, "protocol": "tcp"}]}
+    nl.capability_args = {
+        "portMappings": [{"hostPort": 18080, "containerPort": 8080, "protocol": "tcp"}]
+    }
     return nl
 
 
@@ -31,14 +32,22 @@ def test_chained_plugin_passes_the_previous_result_on(lab: Lab, cni_version: str
     ns = lab.container()
     out = nl.add(container_id=lab.container_id(), netns=ns.path, ifname="eth0")
     failed = out.failed
-    check(failed is None, "list ADD", "every plugin to succeed",
-          failed.describe() if failed else "")
+    check(
+        failed is None, "list ADD", "every plugin to succeed", failed.describe() if failed else ""
+    )
     first, final = out.calls[0].json(), out.result
     names = [i["name"] for i in first.get("interfaces", [])]
-    check_equal([i["name"] for i in final.get("interfaces", [])][: len(names)], names,
-                "final result/interfaces names")
-    check(ips_of(first) <= ips_of(final), "final result/ips", sorted(ips_of(first)),
-          sorted(ips_of(final)))
+    check_equal(
+        [i["name"] for i in final.get("interfaces", [])][: len(names)],
+        names,
+        "final result/interfaces names",
+    )
+    check(
+        ips_of(first) <= ips_of(final),
+        "final result/ips",
+        sorted(ips_of(first)),
+        sorted(ips_of(final)),
+    )
 
 
 @since("0.4.0")

@@ -20,8 +20,9 @@ def _with_prev(config: dict, result: object) -> dict:
 def _host_leftovers(lab: Lab, before: set[str]) -> list[str]:
     # Bridges survive DEL by design (other containers may use them); anything else the
     # plugin created on the host side must be gone.
-    return sorted(n for n, link in lab.host.links().items()
-                  if n not in before and link.kind != "bridge")
+    return sorted(
+        n for n, link in lab.host.links().items() if n not in before and link.kind != "bridge"
+    )
 
 
 def _address_is_free(lab: Lab, version: str) -> None:
@@ -32,8 +33,8 @@ def _address_is_free(lab: Lab, version: str) -> None:
 @pytest.mark.requirement("del-cleans")
 def test_del_removes_interface_links_and_address(lab: Lab, cni_version: str) -> None:
     """After DEL the interface and host links are gone and the address can be reused."""
-    before = set(lab.host.links())
     config = lab.config(cni_version, single=True)
+    before = set(lab.host.links())
     add, ns, cid = lab.add(cni_version, config=config)
     expect_ok(add, "ADD")
     expect_ok(lab.call("DEL", _with_prev(config, add.json()), ns, cid), "DEL")
@@ -68,7 +69,7 @@ def test_del_without_netns_succeeds(lab: Lab, cni_version: str) -> None:
     """DEL without CNI_NETNS succeeds, for a never-added and for an added container."""
     config = lab.config(cni_version)
     expect_ok(lab.call("DEL", config, None, lab.container_id()), "DEL of an unknown container")
-    add, ns, cid = lab.add(cni_version, config=config)
+    add, _, cid = lab.add(cni_version, config=config)
     expect_ok(add, "ADD")
     expect_ok(lab.call("DEL", _with_prev(config, add.json()), None, cid), "DEL without netns")
 
@@ -80,16 +81,18 @@ def test_del_after_namespace_removal_releases_address(lab: Lab, cni_version: str
     add, ns, cid = lab.add(cni_version, config=config)
     expect_ok(add, "ADD")
     ns.remove()
-    expect_ok(lab.call("DEL", _with_prev(config, add.json()), Netns(ns.name), cid),
-              "DEL after the namespace was removed")
+    expect_ok(
+        lab.call("DEL", _with_prev(config, add.json()), Netns(ns.name), cid),
+        "DEL after the namespace was removed",
+    )
     _address_is_free(lab, cni_version)
 
 
 @pytest.mark.requirement("del-after-failed-add")
 def test_del_after_failed_add_leaves_nothing(lab: Lab, cni_version: str) -> None:
     """DEL following a failed ADD succeeds; no link, address or reservation of it is left."""
-    before = set(lab.host.links())
     config = _failing_after_ipam(lab, cni_version)
+    before = set(lab.host.links())
     add, ns, cid = lab.add(cni_version, config=config)
     expect_error(add, "ADD with an unreachable route gateway")
     expect_ok(lab.call("DEL", config, ns, cid), "DEL after the failed ADD")

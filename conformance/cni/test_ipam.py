@@ -32,16 +32,22 @@ def _ipam(lab: Lab, plugin: str, command: str, config: dict, cid: str) -> Call:
 
 
 @pytest.mark.requirement("ipam-result", "add-result-format", "result-version")
-def test_ipam_add_returns_addresses_without_interfaces(lab: Lab, ipam_plugin: str,
-                                                       cni_version: str) -> None:
+def test_ipam_add_returns_addresses_without_interfaces(
+    lab: Lab, ipam_plugin: str, cni_version: str
+) -> None:
     """IPAM ADD reports ips without interface indexes and no interfaces."""
     call = _ipam(lab, ipam_plugin, "ADD", lab.ipam_config(cni_version), lab.container_id())
     expect_ok(call, "IPAM ADD")
     result = call.json("IPAM ADD stdout")
     check_result_format(result, cni_version, "IPAM result", ipam=True)
     check_equal(result.get("cniVersion"), cni_version, "IPAM result/cniVersion")
-    check(not result.get("interfaces"), "IPAM result/interfaces", "absent or empty",
-          result.get("interfaces"), SPEC + "#ipam-success")
+    check(
+        not result.get("interfaces"),
+        "IPAM result/interfaces",
+        "absent or empty",
+        result.get("interfaces"),
+        SPEC + "#ipam-success",
+    )
     indexed = [ip for ip in result["ips"] if "interface" in ip]
     check(not indexed, "IPAM result/ips/*/interface", "absent", indexed, SPEC + "#ipam-success")
 
@@ -69,15 +75,18 @@ def test_ipam_repeated_del_succeeds(lab: Lab, ipam_plugin: str, cni_version: str
 
 
 @pytest.mark.requirement("add-concurrent")
-def test_ipam_concurrent_adds_get_distinct_addresses(lab: Lab, ipam_plugin: str,
-                                                     cni_version: str) -> None:
+def test_ipam_concurrent_adds_get_distinct_addresses(
+    lab: Lab, ipam_plugin: str, cni_version: str
+) -> None:
     """Parallel IPAM ADDs for different containers never hand out one address twice."""
     config = lab.ipam_config(cni_version)
     lab.container()
     ids = [lab.container_id() for _ in range(CONCURRENT)]
     with ThreadPoolExecutor(CONCURRENT) as pool:
-        futures = [pool.submit(contextvars.copy_context().run, _ipam, lab, ipam_plugin, "ADD",
-                               config, cid) for cid in ids]
+        futures = [
+            pool.submit(contextvars.copy_context().run, _ipam, lab, ipam_plugin, "ADD", config, cid)
+            for cid in ids
+        ]
         calls = [f.result() for f in futures]
     for i, call in enumerate(calls):
         expect_ok(call, f"concurrent IPAM ADD #{i}")
@@ -93,8 +102,9 @@ def test_ipam_check_after_add_succeeds(lab: Lab, ipam_plugin: str, cni_version: 
     cid = lab.container_id()
     add = _ipam(lab, ipam_plugin, "ADD", config, cid)
     expect_ok(add, "IPAM ADD")
-    expect_ok(_ipam(lab, ipam_plugin, "CHECK", {**config, "prevResult": add.json()}, cid),
-              "IPAM CHECK")
+    expect_ok(
+        _ipam(lab, ipam_plugin, "CHECK", {**config, "prevResult": add.json()}, cid), "IPAM CHECK"
+    )
 
 
 @since("1.1.0")

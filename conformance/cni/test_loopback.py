@@ -29,16 +29,21 @@ def _config(lab: Lab, plugin: str, version: str) -> dict:
 def test_loopback_add_brings_lo_up_as_reported(lab: Lab, loopback: str, cni_version: str) -> None:
     """ADD brings lo up and reports it with its addresses in the shape of the version."""
     ns = lab.container()
-    call = lab.call("ADD", _config(lab, loopback, cni_version), ns, lab.container_id(), "lo",
-                    plugin=loopback)
+    call = lab.call(
+        "ADD", _config(lab, loopback, cni_version), ns, lab.container_id(), "lo", plugin=loopback
+    )
     expect_ok(call, "loopback ADD")
     result = call.json()
     check_result_format(result, cni_version, "loopback result")
     check_equal(result.get("cniVersion"), cni_version, "loopback result/cniVersion")
     check(ns.links()["lo"].up, f"{ns.name}: lo", "up", "down")
     reported = {ip["address"] for ip in result.get("ips", [])}
-    check(reported <= ns.addresses("lo"), f"{ns.name}: lo addresses", sorted(reported),
-          sorted(ns.addresses("lo")))
+    check(
+        reported <= ns.addresses("lo"),
+        f"{ns.name}: lo addresses",
+        sorted(reported),
+        sorted(ns.addresses("lo")),
+    )
 
 
 @pytest.mark.requirement("del-repeated", "del-netns-gone")
@@ -51,8 +56,10 @@ def test_loopback_del_is_idempotent(lab: Lab, loopback: str, cni_version: str) -
     for i in range(2):
         expect_ok(lab.call("DEL", config, ns, cid, "lo", plugin=loopback), f"DEL #{i + 1}")
     ns.remove()
-    expect_ok(lab.call("DEL", config, Netns(ns.name), cid, "lo", plugin=loopback),
-              "DEL after the namespace is gone")
+    expect_ok(
+        lab.call("DEL", config, Netns(ns.name), cid, "lo", plugin=loopback),
+        "DEL after the namespace is gone",
+    )
 
 
 @since("0.4.0")

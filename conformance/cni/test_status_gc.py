@@ -15,8 +15,7 @@ pytestmark = pytest.mark.usefixtures("main_plugin")
 def _gc_config(lab: Lab, config: dict, attachments: list[dict[str, str]]) -> dict:
     # Both spellings: the 1.1.0 tag says cni.dev/attachments, later text and libcni
     # cni.dev/valid-attachments.
-    return {**config, "cni.dev/valid-attachments": attachments,
-            "cni.dev/attachments": attachments}
+    return {**config, "cni.dev/valid-attachments": attachments, "cni.dev/attachments": attachments}
 
 
 @since("1.1.0")
@@ -38,8 +37,13 @@ def test_status_with_unusable_ipam_state_fails_with_50_or_51(lab: Lab, cni_versi
     blocker.write_text("")
     config["ipam"]["dataDir"] = str(blocker / "state")
     error = expect_error(lab.runner.call(lab.target.roles["main"], "STATUS", config), "STATUS")
-    check(error["code"] in (50, 51), "STATUS error.code", "50 or 51", error["code"],
-          SPEC + "#status-check-plugin-status")
+    check(
+        error["code"] in (50, 51),
+        "STATUS error.code",
+        "50 or 51",
+        error["code"],
+        SPEC + "#status-check-plugin-status",
+    )
 
 
 @since("1.1.0")
@@ -49,11 +53,13 @@ def test_gc_keeps_listed_attachments(lab: Lab, cni_version: str) -> None:
     config = lab.config(cni_version)
     add, ns, cid = lab.add(cni_version, config=config)
     expect_ok(add, "ADD")
-    gc = lab.runner.call(lab.target.roles["main"], "GC",
-                         _gc_config(lab, config, [{"containerID": cid, "ifname": "eth0"}]))
+    gc = lab.runner.call(
+        lab.target.roles["main"],
+        "GC",
+        _gc_config(lab, config, [{"containerID": cid, "ifname": "eth0"}]),
+    )
     expect_silent_ok(gc, "GC")
-    expect_ok(lab.call("CHECK", {**config, "prevResult": add.json()}, ns, cid),
-              "CHECK after GC")
+    expect_ok(lab.call("CHECK", {**config, "prevResult": add.json()}, ns, cid), "CHECK after GC")
 
 
 @since("1.1.0")

@@ -18,13 +18,23 @@ def test_version_reports_supported_versions(lab: Lab, cni_version: str) -> None:
     call = lab.runner.call(lab.target.roles["main"], "VERSION", {"cniVersion": cni_version})
     expect_ok(call, "VERSION")
     reply = call.json("VERSION stdout")
-    check(isinstance(reply.get("cniVersion"), str), "VERSION/cniVersion", "a string",
-          reply.get("cniVersion"), SPEC + "#version")
+    check(
+        isinstance(reply.get("cniVersion"), str),
+        "VERSION/cniVersion",
+        "a string",
+        reply.get("cniVersion"),
+        SPEC + "#version",
+    )
     versions = reply.get("supportedVersions")
-    check(isinstance(versions, list) and versions and all(isinstance(v, str) for v in versions),
-          "VERSION/supportedVersions", "a non-empty list of strings", versions)
-    check(cni_version in versions, "VERSION/supportedVersions", f"to contain {cni_version}",
-          versions)
+    check(
+        isinstance(versions, list) and versions and all(isinstance(v, str) for v in versions),
+        "VERSION/supportedVersions",
+        "a non-empty list of strings",
+        versions,
+    )
+    check(
+        cni_version in versions, "VERSION/supportedVersions", f"to contain {cni_version}", versions
+    )
 
 
 @pytest.mark.requirement("version-no-config")
@@ -47,8 +57,9 @@ def test_version_reply_echoes_the_requested_version(lab: Lab, cni_version: str) 
 
 @pytest.mark.requirement("version-unsupported", "error-object")
 @pytest.mark.parametrize("bad", ["9.9.9", "abc"])
-def test_add_with_unsupported_version_fails_with_code_1(lab: Lab, cni_version: str,
-                                                        bad: str) -> None:
+def test_add_with_unsupported_version_fails_with_code_1(
+    lab: Lab, cni_version: str, bad: str
+) -> None:
     """A configuration version missing from supportedVersions is refused with code 1."""
     call, _, _ = lab.add(cni_version, config=lab.config(bad))
     error = expect_error(call, f"ADD with cniVersion {bad}")

@@ -74,15 +74,14 @@ def _ensure_bridge(host: Any, conf: Conf, gateways: list[str]) -> int:
         index = netlink.link_index(host, conf.bridge)
     with _netlink_step(f"bring up bridge {conf.bridge}"):
         host.link("set", index=index, state="up", **({"mtu": conf.mtu} if conf.mtu else {}))
-    present = {
-        (netlink.attr(a, "IFA_ADDRESS"), a["prefixlen"]) for a in host.get_addr(index=index)
-    }
+    present = {(netlink.attr(a, "IFA_ADDRESS"), a["prefixlen"]) for a in host.get_addr(index=index)}
     for cidr in gateways:
         iface = ipaddress.ip_interface(cidr)
         if (str(iface.ip), iface.network.prefixlen) not in present:
             with _netlink_step(f"add gateway {cidr} to {conf.bridge}"):
-                host.addr("add", index=index, address=str(iface.ip),
-                          prefixlen=iface.network.prefixlen)
+                host.addr(
+                    "add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen
+                )
     return index
 
 
@@ -113,8 +112,9 @@ def _configure_container(ctr: Any, inv: Invocation, ipam: dict[str, Any]) -> int
     for entry in ipam.get("ips", []):
         iface = ipaddress.ip_interface(entry["address"])
         with _netlink_step(f"add address {entry['address']} to {inv.ifname}"):
-            ctr.addr("add", index=tmp_index, address=str(iface.ip),
-                     prefixlen=iface.network.prefixlen)
+            ctr.addr(
+                "add", index=tmp_index, address=str(iface.ip), prefixlen=iface.network.prefixlen
+            )
     for route in ipam.get("routes", []):
         _add_route(ctr, tmp_index, route, ipam.get("ips", []))
     return tmp_index
@@ -125,8 +125,14 @@ def _add_route(ctr: Any, index: int, route: dict[str, Any], ips: list[dict[str, 
     gateway = route.get("gw")
     if gateway is None:
         # A route without gw goes through the gateway of the first address of its family.
-        gateway = next((ip.get("gateway") for ip in ips
-                        if ipaddress.ip_interface(ip["address"]).version == dst.version), None)
+        gateway = next(
+            (
+                ip.get("gateway")
+                for ip in ips
+                if ipaddress.ip_interface(ip["address"]).version == dst.version
+            ),
+            None,
+        )
     spec: dict[str, Any] = {"dst": str(dst), "oif": index}
     if gateway:
         spec["gateway"] = gateway
@@ -139,7 +145,8 @@ def _attach(inv: Invocation, conf: Conf, ipam: dict[str, Any]) -> dict[str, Any]
     if conf.is_gateway:
         gateways = [
             f"{ip['gateway']}/{ipaddress.ip_interface(ip['address']).network.prefixlen}"
-            for ip in ipam.get("ips", []) if ip.get("gateway")
+            for ip in ipam.get("ips", [])
+            if ip.get("gateway")
         ]
     host = netlink.iproute()
     ctr = None
@@ -161,8 +168,12 @@ def _attach(inv: Invocation, conf: Conf, ipam: dict[str, Any]) -> dict[str, Any]
         if ctr is not None:
             ctr.close()
     ips = [dict(ip, interface=2) for ip in ipam.get("ips", [])]
-    return {"interfaces": interfaces, "ips": ips, "routes": ipam.get("routes", []),
-            "dns": conf.dns or ipam.get("dns", {})}
+    return {
+        "interfaces": interfaces,
+        "ips": ips,
+        "routes": ipam.get("routes", []),
+        "dns": conf.dns or ipam.get("dns", {}),
+    }
 
 
 def _remove_links(inv: Invocation, conf: Conf) -> None:
@@ -222,8 +233,10 @@ def _container_iface(inv: Invocation, prev: dict[str, Any]) -> tuple[int, dict[s
     for i, iface in enumerate(prev.get("interfaces", [])):
         if iface.get("name") == inv.ifname and iface.get("sandbox"):
             if iface["sandbox"] != inv.netns:
-                fail(skel.CHECK_FAILED, f"prevResult sandbox {iface['sandbox']!r} is not "
-                     f"CNI_NETNS {inv.netns!r}")
+                fail(
+                    skel.CHECK_FAILED,
+                    f"prevResult sandbox {iface['sandbox']!r} is not CNI_NETNS {inv.netns!r}",
+                )
             return i, iface
     fail(skel.CHECK_FAILED, f"prevResult has no interface {inv.ifname!r} in a sandbox")
 
@@ -294,7 +307,7 @@ def cmd_gc(inv: Invocation) -> None:
             alias = netlink.attr(link, "IFLA_IFALIAS") or ""
             if not alias.startswith(prefix):
                 continue
-            cid, _, ifname = alias[len(prefix):].rpartition(":")
+            cid, _, ifname = alias[len(prefix) :].rpartition(":")
             if (cid, ifname) not in keep:
                 try:
                     host.link("del", index=link["index"])
@@ -312,8 +325,7 @@ def cmd_gc(inv: Invocation) -> None:
     return None
 
 
-HANDLERS = {"ADD": cmd_add, "DEL": cmd_del, "CHECK": cmd_check, "STATUS": cmd_status,
-            "GC": cmd_gc}
+HANDLERS = {"ADD": cmd_add, "DEL": cmd_del, "CHECK": cmd_check, "STATUS": cmd_status, "GC": cmd_gc}
 
 
 def main() -> None:

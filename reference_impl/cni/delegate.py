@@ -24,19 +24,21 @@ def find(plugin_type: str, path: list[str]) -> str:
         candidate = os.path.join(directory, plugin_type)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    fail(skel.INVALID_CONFIG, f"plugin {plugin_type!r} not found on CNI_PATH",
-         ":".join(path))
+    fail(skel.INVALID_CONFIG, f"plugin {plugin_type!r} not found on CNI_PATH", ":".join(path))
 
 
-def call(plugin_type: str, inv: Invocation, command: str | None = None,
-         config: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def call(
+    plugin_type: str,
+    inv: Invocation,
+    command: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
     """Run the delegate; its parsed stdout on success, :class:`CniError` on failure."""
     exe = find(plugin_type, inv.path)
     env = dict(os.environ)
     env["CNI_COMMAND"] = command or inv.command
     stdin = json.dumps(config if config is not None else inv.config)
-    proc = subprocess.run([exe], input=stdin, env=env, capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run([exe], input=stdin, env=env, capture_output=True, text=True, check=False)
     if proc.stderr:
         os.write(2, proc.stderr.encode())
     out = proc.stdout.strip()
@@ -45,8 +47,11 @@ def call(plugin_type: str, inv: Invocation, command: str | None = None,
             err = json.loads(out)
             raise CniError(int(err["code"]), str(err["msg"]), str(err.get("details", "")))
         except (ValueError, KeyError, TypeError):
-            fail(skel.INTERNAL, f"delegate {plugin_type!r} failed with status "
-                 f"{proc.returncode}", out or proc.stderr.strip())
+            fail(
+                skel.INTERNAL,
+                f"delegate {plugin_type!r} failed with status {proc.returncode}",
+                out or proc.stderr.strip(),
+            )
     if not out:
         return None
     try:

@@ -123,7 +123,7 @@ class Store:
                 ip = ipaddress.ip_address(path.name)
             except ValueError:
                 continue
-            lines = path.read_text().splitlines() + ["", ""]
+            lines = [*path.read_text().splitlines(), "", ""]
             found[ip] = (lines[0], lines[1])
         return found
 
@@ -165,9 +165,11 @@ def requested_ips(inv: Invocation) -> list[Address]:
     wins over ``CNI_ARGS``).
     """
     runtime = inv.config.get("runtimeConfig", {}) or {}
-    args = ((inv.config.get("args") or {}).get("cni") or {}) if isinstance(
-        inv.config.get("args"), dict
-    ) else {}
+    args = (
+        ((inv.config.get("args") or {}).get("cni") or {})
+        if isinstance(inv.config.get("args"), dict)
+        else {}
+    )
     raw = runtime.get("ips") or args.get("ips")
     if raw is None and inv.args.get("IP"):
         raw = inv.args["IP"].split(",")
@@ -175,8 +177,13 @@ def requested_ips(inv: Invocation) -> list[Address]:
     return [_address(str(r).split("/")[0], "requested ip") for r in raw or []]
 
 
-def _allocate(store: Store, rset: list[Range], owner: tuple[str, str],
-              wanted: list[Address], taken: set[Address]) -> tuple[Address, Range]:
+def _allocate(
+    store: Store,
+    rset: list[Range],
+    owner: tuple[str, str],
+    wanted: list[Address],
+    taken: set[Address],
+) -> tuple[Address, Range]:
     for want in wanted:
         for rng in rset:
             if want in rng or want in rng.subnet:
@@ -187,8 +194,11 @@ def _allocate(store: Store, rset: list[Range], owner: tuple[str, str],
         for ip in rng.addresses():
             if ip not in taken and store.reserve(ip, owner):
                 return ip, rng
-    fail(skel.ADDRESS_EXHAUSTED, "no free address left in the configured ranges",
-         ", ".join(f"{r.start}-{r.end}" for r in rset))
+    fail(
+        skel.ADDRESS_EXHAUSTED,
+        "no free address left in the configured ranges",
+        ", ".join(f"{r.start}-{r.end}" for r in rset),
+    )
 
 
 def cmd_add(inv: Invocation) -> dict[str, Any]:
@@ -202,8 +212,11 @@ def cmd_add(inv: Invocation) -> dict[str, Any]:
     with _store(inv).locked() as store:
         held = store.reservations()
         if owner in held.values():
-            fail(skel.INTERNAL, f"container {inv.container_id!r} interface {inv.ifname!r} "
-                 "already has an address on this network")
+            fail(
+                skel.INTERNAL,
+                f"container {inv.container_id!r} interface {inv.ifname!r} "
+                "already has an address on this network",
+            )
         try:
             for rset in sets:
                 ip, rng = _allocate(store, rset, owner, wanted, set(held))
@@ -240,14 +253,18 @@ def cmd_check(inv: Invocation) -> None:
     held = store.reservations() if store.dir.is_dir() else {}
     mine = {ip for ip, holder in held.items() if holder == owner}
     if not mine:
-        fail(skel.UNKNOWN_CONTAINER, f"no address reserved for container {inv.container_id!r} "
-             f"interface {inv.ifname!r}")
+        fail(
+            skel.UNKNOWN_CONTAINER,
+            f"no address reserved for container {inv.container_id!r} interface {inv.ifname!r}",
+        )
     prev = results.normalize(inv.config.get("prevResult"))
     for entry in prev.get("ips", []):
         ip = ipaddress.ip_interface(entry["address"]).ip
         if ip not in mine:
-            fail(skel.CHECK_FAILED, f"address {ip} of prevResult is not reserved for "
-                 f"container {inv.container_id!r}")
+            fail(
+                skel.CHECK_FAILED,
+                f"address {ip} of prevResult is not reserved for container {inv.container_id!r}",
+            )
     return None
 
 
@@ -260,8 +277,11 @@ def cmd_status(inv: Invocation) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as err:
-        fail(skel.NOT_AVAILABLE, f"IPAM state directory {store.dir} is not usable",
-             os.strerror(err.errno or errno.EIO))
+        fail(
+            skel.NOT_AVAILABLE,
+            f"IPAM state directory {store.dir} is not usable",
+            os.strerror(err.errno or errno.EIO),
+        )
     return None
 
 
@@ -291,8 +311,7 @@ def cmd_gc(inv: Invocation) -> None:
     return None
 
 
-HANDLERS = {"ADD": cmd_add, "DEL": cmd_del, "CHECK": cmd_check, "STATUS": cmd_status,
-            "GC": cmd_gc}
+HANDLERS = {"ADD": cmd_add, "DEL": cmd_del, "CHECK": cmd_check, "STATUS": cmd_status, "GC": cmd_gc}
 
 
 def main() -> None:

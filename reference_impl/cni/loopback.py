@@ -22,8 +22,9 @@ def _set_lo(netns: str, state: str) -> list[str]:
             ipr.link("set", index=index, state=state)
         except netlink.netlink_error() as err:
             fail(skel.NETLINK_FAILURE, f"failed to set lo {state} in {netns}: {err}")
-        return [f"{netlink.attr(a, 'IFA_ADDRESS')}/{a['prefixlen']}"
-                for a in ipr.get_addr(index=index)]
+        return [
+            f"{netlink.attr(a, 'IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=index)
+        ]
     finally:
         ipr.close()
 
@@ -64,8 +65,7 @@ def _nothing(inv: Invocation) -> None:
     return None
 
 
-HANDLERS = {"ADD": cmd_add, "DEL": cmd_del, "CHECK": cmd_check, "STATUS": _nothing,
-            "GC": _nothing}
+HANDLERS = {"ADD": cmd_add, "DEL": cmd_del, "CHECK": cmd_check, "STATUS": _nothing, "GC": _nothing}
 
 
 def main() -> None:

@@ -148,8 +148,13 @@ def parse_cni_args(text: str) -> dict[str, str]:
 
 
 _WELL_KNOWN_ARGS = frozenset(
-    {"IgnoreUnknown", "K8S_POD_NAME", "K8S_POD_NAMESPACE", "K8S_POD_INFRA_CONTAINER_ID",
-     "K8S_POD_UID"}
+    {
+        "IgnoreUnknown",
+        "K8S_POD_NAME",
+        "K8S_POD_NAMESPACE",
+        "K8S_POD_INFRA_CONTAINER_ID",
+        "K8S_POD_UID",
+    }
 )
 
 

@@ -29,9 +29,14 @@ def _ours(token: str) -> list[str]:
 def test_suite_run_leaves_no_namespaces(tmp_path: Path) -> None:
     """A run with passing and failing tests removes every namespace it created."""
     token = _token()
-    proc, document = run_suite(tmp_path / "report", "--cni-versions", "1.1.0", "-k",
-                               "test_del_removes or test_check_detects_tampered",
-                               env={netns.TOKEN_ENV: token})
+    proc, document = run_suite(
+        tmp_path / "report",
+        "--cni-versions",
+        "1.1.0",
+        "-k",
+        "test_del_removes or test_check_detects_tampered",
+        env={netns.TOKEN_ENV: token},
+    )
     assert document["summary"]["passed"] >= 3, proc.stdout[-2000:]
     assert _ours(token) == []
 
@@ -41,9 +46,25 @@ def test_interrupted_run_leaves_no_namespaces(tmp_path: Path) -> None:
     token = _token()
     env = {**os.environ, "PYTHONPATH": str(ROOT), netns.TOKEN_ENV: token}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "--pyargs", "conformance.cni", "-p", "no:cacheprovider",
-         "-q", "--cni-versions", "1.1.0", "-k", "test_concurrent_adds"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--pyargs",
+            "conformance.cni",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--cni-versions",
+            "1.1.0",
+            "-k",
+            "test_concurrent_adds",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 120
     while not _ours(token) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

@@ -19,8 +19,11 @@ from conformance.cni.netns import Netns
 from conformance.cni.runner import PluginRunner
 from conformance.cni.target import write_reference_path
 
-pytestmark = [pytest.mark.system, pytest.mark.slow,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+]
 
 ATTACHMENTS = 50
 
@@ -40,22 +43,35 @@ def world(tmp_path: Path) -> Iterator[tuple[PluginRunner, Netns, list[Netns], Pa
         shutil.rmtree(path, ignore_errors=True)
 
 
-def test_concurrent_add_and_del_never_duplicate_or_leak(world) -> None:  # noqa: ANN001
+def test_concurrent_add_and_del_never_duplicate_or_leak(world) -> None:
     """50 parallel ADDs get distinct addresses; 50 parallel DELs leave no link or reservation."""
     runner, host, containers, tmp = world
     data_dir = tmp / "ipam"
-    config = {"cniVersion": "1.1.0", "name": "loadnet", "type": "bridge", "bridge": "cnload0",
-              "isGateway": True,
-              "ipam": {"type": "host-local", "subnet": "10.98.0.0/24", "dataDir": str(data_dir)}}
+    config = {
+        "cniVersion": "1.1.0",
+        "name": "loadnet",
+        "type": "bridge",
+        "bridge": "cnload0",
+        "isGateway": True,
+        "ipam": {"type": "host-local", "subnet": "10.98.0.0/24", "dataDir": str(data_dir)},
+    }
 
-    def call(command: str, i: int):  # noqa: ANN202
-        return runner.call("bridge", command, config, container_id=f"load-{i}",
-                           netns=containers[i].path, ifname="eth0")
+    def call(command: str, i: int):
+        return runner.call(
+            "bridge",
+            command,
+            config,
+            container_id=f"load-{i}",
+            netns=containers[i].path,
+            ifname="eth0",
+        )
 
     def many(command: str) -> list:
         with ThreadPoolExecutor(ATTACHMENTS) as pool:
-            futures = [pool.submit(contextvars.copy_context().run, call, command, i)
-                       for i in range(ATTACHMENTS)]
+            futures = [
+                pool.submit(contextvars.copy_context().run, call, command, i)
+                for i in range(ATTACHMENTS)
+            ]
             return [f.result() for f in futures]
 
     adds = many("ADD")

@@ -13,8 +13,9 @@ from reference_impl.cni import hostlocal, results, skel
 from reference_impl.cni.skel import CniError, Invocation
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict,
-         stdin: str) -> tuple[int, dict]:
+def _run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict, stdin: str
+) -> tuple[int, dict]:
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     rc = skel.run(hostlocal.HANDLERS, env)
     out = capsys.readouterr().out
@@ -26,8 +27,7 @@ class TestSkel:
 
     def test_version_echoes_a_supported_request_version(self, monkeypatch, capsys) -> None:
         """VERSION answers with the caller's version when it is supported."""
-        rc, reply = _run(monkeypatch, capsys, {"CNI_COMMAND": "VERSION"},
-                         '{"cniVersion": "1.0.0"}')
+        rc, reply = _run(monkeypatch, capsys, {"CNI_COMMAND": "VERSION"}, '{"cniVersion": "1.0.0"}')
         assert rc == 0
         assert reply == {"cniVersion": "1.0.0", "supportedVersions": list(skel.SUPPORTED_VERSIONS)}
 
@@ -37,17 +37,19 @@ class TestSkel:
         assert rc == 0
         assert reply["cniVersion"] == skel.LATEST
 
-    @pytest.mark.parametrize(("env", "stdin", "code"), [
-        ({"CNI_COMMAND": "BOGUS"}, "{}", 4),
-        ({"CNI_COMMAND": "ADD"}, "{", 6),
-        ({"CNI_COMMAND": "ADD"}, '{"name": "n"}', 7),
-        ({"CNI_COMMAND": "ADD"}, '{"cniVersion": "9.9.9", "name": "n"}', 1),
-        ({"CNI_COMMAND": "ADD"}, '{"cniVersion": "1.1.0", "name": "bad/name"}', 7),
-        ({"CNI_COMMAND": "ADD"}, '{"cniVersion": "1.1.0", "name": "n"}', 4),
-        ({"CNI_COMMAND": "STATUS"}, '{"cniVersion": "1.0.0", "name": "n"}', 1),
-    ])
-    def test_bad_input_gets_the_reserved_code(self, monkeypatch, capsys, env, stdin,
-                                              code) -> None:
+    @pytest.mark.parametrize(
+        ("env", "stdin", "code"),
+        [
+            ({"CNI_COMMAND": "BOGUS"}, "{}", 4),
+            ({"CNI_COMMAND": "ADD"}, "{", 6),
+            ({"CNI_COMMAND": "ADD"}, '{"name": "n"}', 7),
+            ({"CNI_COMMAND": "ADD"}, '{"cniVersion": "9.9.9", "name": "n"}', 1),
+            ({"CNI_COMMAND": "ADD"}, '{"cniVersion": "1.1.0", "name": "bad/name"}', 7),
+            ({"CNI_COMMAND": "ADD"}, '{"cniVersion": "1.1.0", "name": "n"}', 4),
+            ({"CNI_COMMAND": "STATUS"}, '{"cniVersion": "1.0.0", "name": "n"}', 1),
+        ],
+    )
+    def test_bad_input_gets_the_reserved_code(self, monkeypatch, capsys, env, stdin, code) -> None:
         """Each kind of bad input is refused with its code in the spec's error shape."""
         rc, error = _run(monkeypatch, capsys, env, stdin)
         assert rc == 1
@@ -57,7 +59,9 @@ class TestSkel:
     def test_cni_args_are_split_into_pairs(self) -> None:
         """CNI_ARGS K=V;K=V becomes a mapping; empty items are ignored."""
         assert skel.parse_cni_args("IP=10.0.0.5;IgnoreUnknown=1;") == {
-            "IP": "10.0.0.5", "IgnoreUnknown": "1"}
+            "IP": "10.0.0.5",
+            "IgnoreUnknown": "1",
+        }
 
     @pytest.mark.parametrize("text", ["garbage", "=v", "A=1;junk"])
     def test_malformed_cni_args_are_refused(self, text: str) -> None:
@@ -70,10 +74,15 @@ class TestSkel:
 class TestResults:
     """Conversion of results between versions."""
 
-    RESULT = {"interfaces": [{"name": "eth0", "mtu": 1400, "sandbox": "/x"}],
-              "ips": [{"address": "10.0.0.2/24", "interface": 0},
-                      {"address": "fd00::2/64", "interface": 0}],
-              "routes": [{"dst": "0.0.0.0/0", "mtu": 1400}], "dns": {}}
+    RESULT = {
+        "interfaces": [{"name": "eth0", "mtu": 1400, "sandbox": "/x"}],
+        "ips": [
+            {"address": "10.0.0.2/24", "interface": 0},
+            {"address": "fd00::2/64", "interface": 0},
+        ],
+        "routes": [{"dst": "0.0.0.0/0", "mtu": 1400}],
+        "dns": {},
+    }
 
     def test_pre_1_0_results_carry_ip_versions(self) -> None:
         """0.4.0 results have version 4/6 per ip and no 1.1.0-only fields."""
@@ -91,11 +100,12 @@ class TestResults:
 
 
 def _inv(tmp_path: Path, command: str, cid: str, **ipam: object) -> Invocation:
-    config = {"cniVersion": "1.1.0", "name": "unitnet",
-              "ipam": {"type": "host-local", "subnet": "10.7.0.0/29",
-                       "dataDir": str(tmp_path), **ipam}}
-    return Invocation(command=command, config=config, container_id=cid, netns="/x",
-                      ifname="eth0")
+    config = {
+        "cniVersion": "1.1.0",
+        "name": "unitnet",
+        "ipam": {"type": "host-local", "subnet": "10.7.0.0/29", "dataDir": str(tmp_path), **ipam},
+    }
+    return Invocation(command=command, config=config, container_id=cid, netns="/x", ifname="eth0")
 
 
 class TestHostLocal:
@@ -139,8 +149,9 @@ class TestHostLocal:
         hostlocal.cmd_add(_inv(tmp_path, "ADD", "c1", rangeStart="10.7.0.3", rangeEnd="10.7.0.3"))
         hostlocal.cmd_del(_inv(tmp_path, "DEL", "c1"))
         hostlocal.cmd_del(_inv(tmp_path, "DEL", "c1"))
-        out = hostlocal.cmd_add(_inv(tmp_path, "ADD", "c2", rangeStart="10.7.0.3",
-                                     rangeEnd="10.7.0.3"))
+        out = hostlocal.cmd_add(
+            _inv(tmp_path, "ADD", "c2", rangeStart="10.7.0.3", rangeEnd="10.7.0.3")
+        )
         assert out["ips"][0]["address"] == "10.7.0.3/29"
 
     def test_gc_keeps_listed_and_drops_the_rest(self, tmp_path: Path) -> None:
