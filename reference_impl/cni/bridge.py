@@ -13,6 +13,7 @@ it without a stored result and GC can find attachments nobody listed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import ipaddress
 import os
@@ -62,6 +63,21 @@ def _netlink_step(what: str) -> Iterator[None]:
         fail(skel.NETLINK_FAILURE, f"failed to {what}: {err}")
 
 
+@contextlib.contextmanager
+def _exists_ok() -> Iterator[None]:
+    """Tolerate EEXIST: a concurrent ADD made the same shared object first."""
+    try:
+        yield
+    except netlink.netlink_error() as err:
+        if getattr(err, "code", None) != errno.EEXIST:
+            raise
+
+
+def _kind(ipr: Any, index: int) -> str:
+    info = netlink.attr(ipr.get_links(index)[0], "IFLA_LINKINFO")
+    return str(info.get_attr("IFLA_INFO_KIND") or "") if info is not None else ""
+
+
 def _mac(ipr: Any, index: int) -> str:
     return str(netlink.attr(ipr.get_links(index)[0], "IFLA_ADDRESS"))
 
@@ -69,16 +85,23 @@ def _mac(ipr: Any, index: int) -> str:
 def _ensure_bridge(host: Any, conf: Conf, gateways: list[str]) -> int:
     index = netlink.link_index(host, conf.bridge)
     if index is None:
-        with _netlink_step(f"create bridge {conf.bridge}"):
+        # Parallel ADDs race to create the bridge; the loser finds it made (EEXIST).
+        with _netlink_step(f"create bridge {conf.bridge}"), _exists_ok():
             host.link("add", ifname=conf.bridge, kind="bridge")
         index = netlink.link_index(host, conf.bridge)
+    kind = _kind(host, index)
+    if kind != "bridge":
+        fail(
+            skel.INVALID_CONFIG,
+            f"link {conf.bridge} exists and is a {kind or 'device'}, not a bridge",
+        )
     with _netlink_step(f"bring up bridge {conf.bridge}"):
         host.link("set", index=index, state="up", **({"mtu": conf.mtu} if conf.mtu else {}))
     present = {(netlink.attr(a, "IFA_ADDRESS"), a["prefixlen"]) for a in host.get_addr(index=index)}
     for cidr in gateways:
         iface = ipaddress.ip_interface(cidr)
         if (str(iface.ip), iface.network.prefixlen) not in present:
-            with _netlink_step(f"add gateway {cidr} to {conf.bridge}"):
+            with _netlink_step(f"add gateway {cidr} to {conf.bridge}"), _exists_ok():
                 host.addr(
                     "add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen
                 )
