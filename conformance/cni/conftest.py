@@ -15,11 +15,13 @@ import pytest
 
 from conformance.cni import netns as netns_mod
 from conformance.cni.lab import Lab
+from conformance.cni.runner import SPEC
 from conformance.cni.target import Target, resolve
-from conformance.core import not_applicable, skip_host
+from conformance.core import Violation, not_applicable, skip_host
 from conformance.core.host import is_root
 
 _TARGET = pytest.StashKey[Target]()
+BROKEN_VERSION = "VERSION query failed for "
 
 
 def _target(config: pytest.Config) -> Target:
@@ -51,6 +53,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             "cni_version", versions, ids=[f"v{v}" for v in versions], indirect=True
         )
         return
+    if role in target.version_errors:
+        # Without a usable VERSION reply no version can be negotiated: every test of this
+        # plugin fails on it (spec section 2, VERSION) instead of being skipped.
+        failure = f"{BROKEN_VERSION}{target.roles[role]}: {target.version_errors[role]}"
+        metafunc.parametrize("cni_version", [failure], ids=["version-query-failed"], indirect=True)
+        return
     claimed = target.claimed.get(role) or ["none"]
     reason = (
         f"{role} plugin {target.roles[role]!r} claims no version in [{low}, {high}) "
@@ -63,6 +71,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def cni_version(request: pytest.FixtureRequest) -> str:
     """The CNI version this instance of the test speaks."""
     value = str(request.param)
+    if value.startswith(BROKEN_VERSION):
+        raise Violation(
+            "VERSION",
+            "exit 0 and {cniVersion, supportedVersions} on stdout",
+            value[len(BROKEN_VERSION) :],
+            SPEC + "#version",
+        )
     if " " in value:
         not_applicable(value)
     return value

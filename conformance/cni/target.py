@@ -69,6 +69,7 @@ class Target:
     name: str = ""
     version: str = ""
     cleanup_dir: str | None = None
+    version_errors: dict[str, str] = field(default_factory=dict)
 
     def runner(self, host_netns: str | None = None) -> PluginRunner:
         """A runner on this target's path, executing inside ``host_netns``."""
@@ -120,8 +121,16 @@ def write_reference_path() -> str:
     return directory
 
 
+class VersionQueryError(Exception):
+    """The plugin is on the path but its VERSION reply is unusable."""
+
+
 def query_versions(runner: PluginRunner, plugin_type: str) -> list[str]:
-    """The plugin's supportedVersions; empty when it is missing or VERSION fails."""
+    """The plugin's supportedVersions; empty when it is not on the path.
+
+    Raises:
+        VersionQueryError: VERSION failed or its reply is not the spec's object.
+    """
     if not runner.has(plugin_type):
         return []
     env = runner.environment("VERSION")
@@ -135,12 +144,17 @@ def query_versions(runner: PluginRunner, plugin_type: str) -> list[str]:
             timeout=30,
             check=False,
         )
-        reply = json.loads(proc.stdout)
-        versions = reply["supportedVersions"]
-    except (subprocess.TimeoutExpired, ValueError, KeyError, TypeError) as err:
-        log.warning("VERSION of %s failed: %s", plugin_type, err)
-        return []
-    return [str(v) for v in versions] if isinstance(versions, list) else []
+    except subprocess.TimeoutExpired as err:
+        raise VersionQueryError("VERSION did not exit within 30 s") from err
+    try:
+        versions = json.loads(proc.stdout)["supportedVersions"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise VersionQueryError(
+            f"exit {proc.returncode}, stdout {proc.stdout[:300]!r}: {err}"
+        ) from err
+    if not isinstance(versions, list):
+        raise VersionQueryError(f"supportedVersions is not a list: {versions!r}")
+    return [str(v) for v in versions]
 
 
 def identify(path: str) -> tuple[str, str]:
@@ -185,7 +199,12 @@ def resolve(option: Any) -> Target:
     runner = target.runner()
     wanted = option("--cni-versions") or []
     for role, plugin_type in roles.items():
-        claimed = query_versions(runner, plugin_type)
+        try:
+            claimed = query_versions(runner, plugin_type)
+        except VersionQueryError as err:
+            log.warning("VERSION of %s failed: %s", plugin_type, err)
+            target.version_errors[role] = str(err)
+            claimed = []
         target.claimed[role] = claimed
         usable = sorted((v for v in claimed if v in KNOWN_VERSIONS), key=_version_key)
         target.versions[role] = [v for v in usable if not wanted or v in wanted]

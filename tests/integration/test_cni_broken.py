@@ -20,7 +20,11 @@ pytestmark = [pytest.mark.system, pytest.mark.skipif(os.geteuid() != 0, reason="
 # Each wrapper gets the real plugin as $REAL; stdin passes through the command substitution.
 WRAPPERS = {
     "exit-zero-on-error": 'out=$("$REAL"); printf "%s\\n" "$out"; exit 0',
-    "garbage-on-stdout": 'out=$("$REAL"); rc=$?; printf "%s\\nDEBUG: done\\n" "$out"; exit $rc',
+    "garbage-on-stdout": (
+        '[ "$CNI_COMMAND" = VERSION ] && exec "$REAL"; '
+        'out=$("$REAL"); rc=$?; printf "%s\\nDEBUG: done\\n" "$out"; exit $rc'
+    ),
+    "garbage-version": 'echo "supported: 1.0.0"; exit 0',
     "text-error-on-stderr": (
         'out=$("$REAL"); rc=$?; if [ $rc -ne 0 ]; then echo "it failed" >&2; '
         'else printf "%s\\n" "$out"; fi; exit $rc'
@@ -52,6 +56,12 @@ CASES = [
         "bridge",
         "test_add_result_has_the_format",
         ["test_add_result_has_the_format_of_its_version[v1.1.0]"],
+    ),
+    (
+        "garbage-version",
+        "bridge",
+        "test_version_reports",
+        ["test_version_reports_supported_versions[version-query-failed]"],
     ),
     (
         "text-error-on-stderr",
