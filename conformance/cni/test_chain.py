@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.cni.checks import expect_ok, ips_of, since
+from conformance.cni.checks import expect_ok, expect_silent_ok, ips_of, since
 from conformance.cni.lab import Lab
 from conformance.core import check, check_equal, not_applicable
 
@@ -64,3 +64,19 @@ def test_every_plugin_passes_check_with_the_final_result(lab: Lab, cni_version: 
         expect_ok(call, f"CHECK of {call.argv[-1]}")
     for call in nl.delete(out.result, **env).calls:
         expect_ok(call, f"DEL of {call.argv[-1]}")
+
+
+@since("1.1.0")
+@pytest.mark.requirement("gc-ok")
+def test_list_gc_with_the_attachment_listed_keeps_it(lab: Lab, cni_version: str) -> None:
+    """GC of every plugin in the list, naming the live attachment, succeeds and keeps it."""
+    nl = _chain(lab, cni_version)
+    ns = lab.container()
+    cid = lab.container_id()
+    env = {"container_id": cid, "netns": ns.path, "ifname": "eth0"}
+    out = nl.add(**env)
+    check(out.failed is None, "list ADD", "success", out.failed.describe() if out.failed else "")
+    for call in nl.gc([{"containerID": cid, "ifname": "eth0"}]).calls:
+        expect_silent_ok(call, f"GC of {call.argv[-1]}")
+    for call in nl.check(out.result, **env).calls:
+        expect_ok(call, f"CHECK of {call.argv[-1]} after GC")

@@ -36,7 +36,10 @@ def world(tmp_path: Path) -> Iterator[tuple[PluginRunner, Netns, list[Netns], Pa
     containers: list[Netns] = []
     try:
         containers.extend(Netns.create("c") for _ in range(ATTACHMENTS))
-        yield PluginRunner([path], host_netns=host.name), host, containers, tmp_path
+        # Generous per-exec timeout: 50 plugin processes start at once on a small, shared host;
+        # this test is about duplicates and leaks, latency is the bench's business.
+        runner = PluginRunner([path], host_netns=host.name, timeout=300)
+        yield runner, host, containers, tmp_path
     finally:
         for ns in [*containers, host]:
             ns.remove()
