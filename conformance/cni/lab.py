@@ -18,6 +18,7 @@ from conformance.cni import netns as netns_mod
 from conformance.cni.netns import Netns
 from conformance.cni.runner import Call, NetworkList, PluginRunner
 from conformance.cni.target import Target, merge
+from conformance.core import EnvironmentProblem, skip_host
 
 SUBNET = ipaddress.ip_network("10.99.0.0/24")
 SINGLE_ADDRESS = "10.99.0.10"
@@ -82,6 +83,21 @@ class Lab:
             )
             self.host.ip("link", "set", self.master, "up")
             self._master_made = True
+            self._probe_kind(self.target.roles["main"])
+
+    def _probe_kind(self, kind: str) -> None:
+        # A kernel without the plugin's link type (ipvlan is often a missing module) is a
+        # host limitation, not a plugin failure.
+        if kind not in ("macvlan", "ipvlan"):
+            return
+        probe = self.master + "q"
+        try:
+            self.host.ip("link", "add", "link", self.master, "name", probe, "type", kind)
+        except EnvironmentProblem as err:
+            if "Unknown device type" in str(err):
+                skip_host(f"the kernel has no {kind} link type")
+            raise
+        self.host.ip("link", "del", probe)
 
     def ipam(self, *, single: bool = False) -> dict[str, Any]:
         """The IPAM section: one /24, a default route; ``single`` leaves one usable address."""
