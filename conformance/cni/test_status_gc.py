@@ -65,10 +65,15 @@ def test_gc_keeps_listed_attachments(lab: Lab, cni_version: str) -> None:
 @since("1.1.0")
 @pytest.mark.requirement("gc-stale")
 def test_gc_releases_unlisted_attachments(lab: Lab, cni_version: str) -> None:
-    """GC without an attachment in its list frees that attachment's address."""
+    """GC without an attachment in its list frees its address and its host-side links."""
     config = lab.config(cni_version, single=True)
+    before = set(lab.host.links())
     add, _, _ = lab.add(cni_version, config=config)
     expect_ok(add, "ADD")
     expect_ok(lab.runner.call(lab.target.roles["main"], "GC", _gc_config(lab, config, [])), "GC")
+    left = sorted(
+        n for n, link in lab.host.links().items() if n not in before and link.kind != "bridge"
+    )
+    check(not left, f"{lab.host.name} links after GC", "no links left but bridges", left)
     retry, _, _ = lab.add(cni_version, config=config)
     expect_ok(retry, f"ADD into the one-address range {SINGLE_ADDRESS} after GC")
