@@ -127,8 +127,8 @@ def _create_veth(host: Any, conf: Conf, bridge_index: int, netns: str) -> int:
     return host_index
 
 
-def _configure_container(ctr: Any, inv: Invocation, ipam: dict[str, Any]) -> int:
-    tmp_index = netlink.link_index(ctr, "tmp" + Conf(inv).host_veth[4:])
+def _configure_container(ctr: Any, inv: Invocation, conf: Conf, ipam: dict[str, Any]) -> int:
+    tmp_index = netlink.link_index(ctr, "tmp" + conf.host_veth[4:])
     with _netlink_step(f"rename the container interface to {inv.ifname}"):
         ctr.link("set", index=tmp_index, ifname=inv.ifname)
         ctr.link("set", index=tmp_index, state="up")
@@ -177,7 +177,7 @@ def _attach(inv: Invocation, conf: Conf, ipam: dict[str, Any]) -> dict[str, Any]
         bridge_index = _ensure_bridge(host, conf, gateways)
         host_index = _create_veth(host, conf, bridge_index, inv.netns)
         ctr = netlink.iproute(inv.netns)
-        ctr_index = _configure_container(ctr, inv, ipam)
+        ctr_index = _configure_container(ctr, inv, conf, ipam)
         container_iface = {"name": inv.ifname, "mac": _mac(ctr, ctr_index), "sandbox": inv.netns}
         if inv.at_least_1_1:
             container_iface["mtu"] = int(netlink.attr(ctr.get_links(ctr_index)[0], "IFLA_MTU"))
