@@ -88,6 +88,7 @@ def cni_target(conformance: Any, request: pytest.FixtureRequest) -> Iterator[Tar
     """The plugins under test, recorded in the run's results."""
     if not is_root():
         skip_host("the cni suite creates network namespaces and needs root")
+    netns_mod.sweep_on_sigterm()
     target = _target(request.config)
     conformance.record_target(
         "cni",

@@ -16,7 +16,9 @@ import itertools
 import logging
 import os
 import secrets
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +202,12 @@ def leftovers(prefix: str = PREFIX) -> list[str]:
     if not RUN_DIR.is_dir():
         return []
     return sorted(n for n in os.listdir(RUN_DIR) if n.startswith(prefix))
+
+
+def sweep_on_sigterm() -> None:
+    """Turn SIGTERM into a normal exit so the ``atexit`` sweep runs (xdist stops workers so)."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 @atexit.register

@@ -41,8 +41,9 @@ def test_suite_run_leaves_no_namespaces(tmp_path: Path) -> None:
     assert _ours(token) == []
 
 
-def test_interrupted_run_leaves_no_namespaces(tmp_path: Path) -> None:
-    """SIGINT in the middle of a test still removes the namespaces (finalizers and atexit)."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_run_leaves_no_namespaces(tmp_path: Path, signum: int) -> None:
+    """A signal in the middle of a test still removes the namespaces (finalizers, atexit)."""
     token = _token()
     env = {**os.environ, "PYTHONPATH": str(ROOT), netns.TOKEN_ENV: token}
     proc = subprocess.Popen(
@@ -69,6 +70,6 @@ def test_interrupted_run_leaves_no_namespaces(tmp_path: Path) -> None:
     while not _ours(token) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert _ours(token), "the suite never created a namespace"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     proc.communicate(timeout=120)
     assert _ours(token) == []
