@@ -7,6 +7,7 @@ removes all of it. Names (namespaces, bridge, master link, network) are unique p
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import json
 import shutil
@@ -25,6 +26,15 @@ SINGLE_ADDRESS = "10.99.0.10"
 DNS = {"nameservers": ["10.99.0.53"], "search": ["cni.test"], "domain": "cni.test"}
 
 
+def _session_dir() -> Path:
+    """This process's parent of all lab directories, removed at exit even after a signal."""
+    parent = Path(tempfile.gettempdir()) / f"cni-lab-{netns_mod.TOKEN}"
+    if not parent.exists():
+        parent.mkdir(mode=0o700)
+        atexit.register(shutil.rmtree, parent, ignore_errors=True)
+    return parent
+
+
 class Lab:
     """Namespaces and configurations for one test; :meth:`close` removes everything."""
 
@@ -32,7 +42,7 @@ class Lab:
         self.target = target
         self.host = Netns.create("h")
         self.containers: list[Netns] = []
-        self.tmp = Path(tempfile.mkdtemp(prefix="cni-lab-"))
+        self.tmp = Path(tempfile.mkdtemp(prefix="lab-", dir=_session_dir()))
         self.bridge = netns_mod.unique("cnb")
         self.master = netns_mod.unique("cnm")
         self.network = netns_mod.unique("cnitnet", width=32)

@@ -9,6 +9,7 @@ configurations the suite generates are the same for the reference and for a real
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -107,6 +108,8 @@ def load_template(path: str | None) -> dict[str, Any]:
 def write_reference_path() -> str:
     """A temporary CNI_PATH of launchers for the reference plugins."""
     directory = tempfile.mkdtemp(prefix="cni-ref-path-")
+    # Callers remove it when done; this covers a run stopped by a signal.
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
     root = Path(__file__).resolve().parents[2]
     for name, plugin in REFERENCE_PLUGINS.items():
         exe = Path(directory) / name

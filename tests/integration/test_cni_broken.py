@@ -7,6 +7,7 @@ one way; the suite runs against it through ``--cni-path`` exactly as against a r
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -94,7 +95,11 @@ CASES = [
 
 
 def _broken_path(tmp_path: Path, wrapper: str, wrapped: str) -> Path:
-    real = Path(write_reference_path())
+    # The launchers move into tmp_path, which pytest removes; the wrappers call them there.
+    made = write_reference_path()
+    real = tmp_path / "real"
+    shutil.copytree(made, real)
+    shutil.rmtree(made)
     broken = tmp_path / "bin"
     broken.mkdir()
     for exe in real.iterdir():

@@ -7,6 +7,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +24,10 @@ def _token() -> str:
 
 
 def _ours(token: str) -> list[str]:
-    return netns.leftovers(f"{netns.PREFIX}{token}-")
+    """Namespaces and the lab directory the run with ``token`` left behind."""
+    left = netns.leftovers(f"{netns.PREFIX}{token}-")
+    lab_dir = Path(tempfile.gettempdir()) / f"cni-lab-{token}"
+    return left + ([str(lab_dir)] if lab_dir.exists() else [])
 
 
 def test_suite_run_leaves_no_namespaces(tmp_path: Path) -> None:
