@@ -206,6 +206,22 @@ def test_default_devices_are_provided(container: Container, bundle: Bundle) -> N
     check(ok, "/dev/ptmx", "char 5:2 or a symlink to pts/ptmx", ptmx)
 
 
+DEFAULT_FILESYSTEMS = {"/proc": "proc", "/sys": "sysfs", "/dev/pts": "devpts", "/dev/shm": "tmpfs"}
+"""Mount point → filesystem type a Linux process expects (config-linux.md, Default Filesystems)."""
+
+
+@pytest.mark.requirement("linux-default-filesystems")
+def test_default_filesystems_are_mounted(container: Container, bundle: Bundle) -> None:
+    """With the conventional mounts configured, each path carries its filesystem type."""
+    report = run_probe(container, bundle)
+
+    for point, fstype in DEFAULT_FILESYSTEMS.items():
+        mount = mount_at(report, point)
+        check(mount is not None, f"mountinfo {point}", f"a {fstype} mount", "no mount")
+        assert mount is not None
+        check_equal(mount.fstype, fstype, f"mountinfo {point} type")
+
+
 @pytest.mark.requirement("linux-dev-symlinks")
 def test_dev_symlinks_point_at_the_process_descriptors(
     container: Container, bundle: Bundle
