@@ -1,0 +1,92 @@
+"""What every RPC group shares: directories, stores, the OCI runtime, CNI, the image store."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reference_impl.cri.images import ImageStore
+from reference_impl.cri.network import Cni
+from reference_impl.cri.oci import Runtime
+from reference_impl.cri.store import RecordStore
+
+log = logging.getLogger(__name__)
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_PREFIX = "/reference-cri"
+"""Parent cgroup of pods that name no ``cgroup_parent``."""
+
+
+@dataclass
+class Settings:
+    """Command-line settings of the server."""
+
+    root: Path
+    state: Path
+    runtime: str
+    cni_conf_dir: Path | None
+    cni_bin_dirs: list[str]
+    insecure: set[str] = field(default_factory=set)
+
+
+class Context:
+    """Shared state of one server."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.root
+        self.state = settings.state
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.images = ImageStore(self.root, settings.insecure)
+        self.sandboxes = RecordStore(self.state / "sandboxes")
+        self.containers = RecordStore(self.state / "containers")
+        self.runtime = Runtime(settings.runtime, self.state / "runtime")
+        self.cni = Cni(settings.cni_conf_dir, settings.cni_bin_dirs)
+        self.lock = threading.RLock()
+        self.pause_rootfs = self.root / "pause-rootfs"
+        self._ensure_pause_rootfs()
+
+    def _ensure_pause_rootfs(self) -> None:
+        """A read-only rootfs for sandbox processes: Debian's static busybox, nothing else."""
+        target = self.pause_rootfs / "busybox"
+        if target.exists():
+            return
+        busybox = shutil.which("busybox") or "/bin/busybox"
+        self.pause_rootfs.mkdir(parents=True, exist_ok=True)
+        for sub in ("proc", "dev", "sys", "etc"):
+            (self.pause_rootfs / sub).mkdir(exist_ok=True)
+        tmp = self.pause_rootfs / ".busybox.tmp"
+        shutil.copy2(busybox, tmp)
+        tmp.replace(target)
+
+    def sandbox_dir(self, sandbox_id: str) -> Path:
+        """Per-pod files (bundle, resolv.conf, hostname, hosts)."""
+        return self.state / "pods" / sandbox_id
+
+    def container_dir(self, container_id: str) -> Path:
+        """Per-container bundle (config.json, rootfs, exit.json)."""
+        return self.root / "containers" / container_id
+
+
+def remove_cgroup(path: str) -> list[str]:
+    """rmdir ``path`` in every cgroup v1 hierarchy and the v2 one; returns what remained."""
+    left = []
+    for hierarchy in CGROUP_ROOT.iterdir() if CGROUP_ROOT.is_dir() else []:
+        target = hierarchy / path.lstrip("/")
+        if not target.is_dir() or target.is_symlink():
+            continue
+        for sub in sorted(target.rglob("*"), key=lambda p: -len(p.parts)):
+            if sub.is_dir():
+                try:
+                    sub.rmdir()
+                except OSError:
+                    pass
+        try:
+            target.rmdir()
+        except OSError as err:
+            left.append(f"{target}: {err}")
+    return left
