@@ -182,7 +182,7 @@ class ContainerRpcs:
         return record
 
     @staticmethod
-    def _config(record: dict[str, Any]) -> pb.ContainerConfig:
+    def _ctr_config(record: dict[str, Any]) -> pb.ContainerConfig:
         return json_format.ParseDict(record["config"], pb.ContainerConfig())
 
     # -- create -----------------------------------------------------------------------------
@@ -330,7 +330,7 @@ class ContainerRpcs:
             # never started: killing the waiting init is the stop (containerd does the same)
             self.ctx.runtime.kill(record["id"], signal.SIGKILL)
         else:
-            config = self._config(record)
+            config = self._ctr_config(record)
             sig = signal.SIGTERM
             if config.stop_signal:
                 sig = oci.signal_number(pb.Signal.Name(config.stop_signal))
@@ -382,7 +382,7 @@ class ContainerRpcs:
         return pb.CONTAINER_CREATED, None
 
     def _ctr_status(self, record: dict[str, Any]) -> pb.ContainerStatus:
-        config = self._config(record)
+        config = self._ctr_config(record)
         state, exit_rec = self._ctr_state(record)
         status = pb.ContainerStatus(
             id=record["id"],

@@ -98,7 +98,7 @@ class InfoRpcs:
     # -- stats ------------------------------------------------------------------------------
 
     def _ctr_stats(self, record: dict[str, Any]) -> pb.ContainerStats:
-        config = self._config(record)  # type: ignore[attr-defined]
+        config = self._ctr_config(record)  # type: ignore[attr-defined]
         now = time.time_ns()
         cpu, mem = cgroup_usage(record["cgroup"])
         stats = pb.ContainerStats(
@@ -135,7 +135,7 @@ class InfoRpcs:
         return pb.ListContainerStatsResponse(stats=out)
 
     def _pod_stats(self, record: dict[str, Any]) -> pb.PodSandboxStats:
-        config = self._config_pod(record)
+        config = self._pod_config(record)  # type: ignore[attr-defined]
         now = time.time_ns()
         cpu, mem = cgroup_usage(record["cgroup"])
         stats = pb.PodSandboxStats(
@@ -154,11 +154,6 @@ class InfoRpcs:
             if ctr["sandbox_id"] == record["id"]:
                 stats.linux.containers.append(self._ctr_stats(ctr))
         return stats
-
-    def _config_pod(self, record: dict[str, Any]) -> pb.PodSandboxConfig:
-        from google.protobuf import json_format
-
-        return json_format.ParseDict(record["config"], pb.PodSandboxConfig())
 
     @rpc
     def PodSandboxStats(self, request: pb.PodSandboxStatsRequest, context: Any) -> Any:

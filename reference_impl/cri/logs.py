@@ -1,7 +1,8 @@
 """Container log files in the CRI format: ``<RFC3339Nano> <stream> <P|F> <message>``.
 
 A line longer than the buffer limit is split into partial (``P``) records ending with a
-full (``F``) one; the newline itself is not part of the message.
+full (``F``) one; the newline itself is not part of the message. Output that ends without a
+newline stays a partial record (as containerd writes it).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class StreamSplitter:
             self._buf = self._buf[self.limit :]
 
     def close(self) -> None:
-        """Flush an unterminated last line as a full record."""
+        """Flush an unterminated last line as a partial record (no newline was seen)."""
         if self._buf:
-            self.writer.record(self.stream, self._buf, partial=False)
+            self.writer.record(self.stream, self._buf, partial=True)
             self._buf = b""

@@ -107,7 +107,7 @@ class SandboxRpcs:
         return record
 
     @staticmethod
-    def _config(record: dict[str, Any]) -> pb.PodSandboxConfig:
+    def _pod_config(record: dict[str, Any]) -> pb.PodSandboxConfig:
         return json_format.ParseDict(record["config"], pb.PodSandboxConfig())
 
     def _cni_args(self, record: dict[str, Any]) -> str:
@@ -218,7 +218,7 @@ class SandboxRpcs:
 
     def _teardown_network(self, record: dict[str, Any]) -> None:
         if record.get("cni") and record.get("netns"):
-            config = self._config(record)
+            config = self._pod_config(record)
             self.ctx.cni.delete(
                 record["id"], record["netns"], self._cni_args(record), self._cni_runtime(config)
             )
@@ -274,7 +274,7 @@ class SandboxRpcs:
         return pb.SANDBOX_READY
 
     def _status(self, record: dict[str, Any]) -> pb.PodSandboxStatus:
-        config = self._config(record)
+        config = self._pod_config(record)
         status = pb.PodSandboxStatus(
             id=record["id"],
             metadata=config.metadata,
