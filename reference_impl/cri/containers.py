@@ -282,6 +282,13 @@ class ContainerRpcs:
             linux["readonlyPaths"] = (
                 list(sec.readonly_paths) if sec.readonly_paths else oci.READONLY
             )
+        # a BIDIRECTIONAL mount only reaches the host when the container's root is rshared;
+        # HOST_TO_CONTAINER needs at least rslave (containerd does the same)
+        props = {m.propagation for m in config.mounts}
+        if pb.PROPAGATION_BIDIRECTIONAL in props:
+            linux["rootfsPropagation"] = "rshared"
+        elif pb.PROPAGATION_HOST_TO_CONTAINER in props:
+            linux["rootfsPropagation"] = "rslave"
         seccomp = _seccomp(sec)
         if seccomp is not None:
             linux["seccomp"] = seccomp

@@ -41,11 +41,15 @@ PROPAGATION = {
 
 
 def all_capabilities() -> list[str]:
-    """Every capability the kernel knows (for privileged containers)."""
-    try:
-        last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
-    except OSError:
-        last = 40
+    """Every capability in our own bounding set (for privileged containers and ``ALL``).
+
+    Not the kernel's full list: root here may lack some (``CAP_SYS_RESOURCE``), and asking
+    the runtime for a capability we do not hold fails the create.
+    """
+    bounding = 0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapBnd:"):
+            bounding = int(line.split()[1], 16)
     names = [
         "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
         "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
@@ -55,7 +59,7 @@ def all_capabilities() -> list[str]:
         "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
         "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
     ]  # fmt: skip
-    return [f"CAP_{n}" for n in names[: last + 1]]
+    return [f"CAP_{n}" for i, n in enumerate(names) if bounding & (1 << i)]
 
 
 def base_mounts() -> list[dict[str, Any]]:
