@@ -72,14 +72,15 @@ class Context:
         return self.root / "containers" / container_id
 
 
-def remove_cgroup(path: str) -> list[str]:
-    """rmdir ``path`` in every cgroup v1 hierarchy and the v2 one; returns what remained."""
+def remove_cgroup(path: str, recursive: bool = True) -> list[str]:
+    """rmdir ``path`` (and empty children) in every cgroup hierarchy; returns what remained."""
     left = []
     for hierarchy in CGROUP_ROOT.iterdir() if CGROUP_ROOT.is_dir() else []:
         target = hierarchy / path.lstrip("/")
         if not target.is_dir() or target.is_symlink():
             continue
-        for sub in sorted(target.rglob("*"), key=lambda p: -len(p.parts)):
+        children = target.rglob("*") if recursive else []
+        for sub in sorted(children, key=lambda p: -len(p.parts)):
             if sub.is_dir():
                 try:
                     sub.rmdir()

@@ -235,6 +235,9 @@ class SandboxRpcs:
         with contextlib.suppress(Exception):
             self._teardown_network(record)
         remove_cgroup(record["cgroup"])
+        if record.get("owns_cgroup_parent"):
+            # our shared parent goes with its last pod (rmdir fails while others remain)
+            remove_cgroup(CGROUP_PREFIX, recursive=False)
         shutil.rmtree(self.ctx.sandbox_dir(record["id"]), ignore_errors=True)
 
     @rpc
