@@ -5,6 +5,6 @@ with :func:`wire.native.ensure`, which rebuilds when the source changed.
 """
 
 NATIVE_PROGRAMS: list[tuple[str, bool, tuple[str, ...]]] = [
-    # ("conformance/runtime/probe/probe.c", True, ()),
-    # ("reference_impl/runtime/helper/helper.c", True, ("seccomp",)),
+    ("conformance/runtime/probe/probe.c", True, ()),
+    ("reference_impl/runtime/helper/helper.c", True, ("seccomp",)),
 ]

@@ -1,0 +1,1 @@
+"""Known deviations of named runtimes (YAML data, shipped with the package)."""

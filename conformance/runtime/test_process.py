@@ -1,0 +1,237 @@
+"""The process the container runs (config.md: Process, User, POSIX and Linux process)."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from conformance.core import check, check_equal, current_evidence, skip_host
+from conformance.runtime.bundle import Bundle
+from conformance.runtime.driver import Container, run_probe
+from conformance.runtime.observe import capability_sets, env_map, status_fields
+
+
+@pytest.mark.requirement("config-process-args")
+def test_args_are_run_with_path_lookup(container: Container, bundle: Bundle) -> None:
+    """A bare program name in args[0] is found through the container's PATH; argv is kept."""
+    bundle.process["env"] = ["PATH=/usr/bin:/", "TERM=dumb"]
+    bundle.process["args"] = ["probe", "--out", "/shared/report.json", "--", "two words", ""]
+
+    container.run_to_exit()
+
+    report = container.probe_report("report.json")
+    check_equal(report["args"], bundle.process["args"], "/proc/self/cmdline (argv)")
+
+
+@pytest.mark.requirement("config-process-env")
+def test_env_holds_the_configured_variables(container: Container, bundle: Bundle) -> None:
+    """Every configured variable reaches the process with its value."""
+    bundle.process["env"] = ["PATH=/bin", "ONE=1", "SPACED=a b c", "EMPTY="]
+
+    report = run_probe(container, bundle)
+
+    env = env_map(report)
+    for item in bundle.process["env"]:
+        name, _, value = item.partition("=")
+        check_equal(env.get(name), value, f"environment variable {name}")
+
+
+@pytest.mark.requirement("config-process-cwd")
+def test_cwd_is_the_working_directory(container: Container, bundle: Bundle) -> None:
+    """The process starts in process.cwd."""
+    bundle.process["cwd"] = "/home/user"
+
+    report = run_probe(container, bundle)
+
+    check_equal(report["cwd"], "/home/user", "getcwd()")
+
+
+@pytest.mark.requirement("config-process-user")
+def test_user_ids_and_groups_are_applied(container: Container, bundle: Bundle) -> None:
+    """uid, gid and additionalGids become the real, effective and saved ids and the groups."""
+    bundle.process["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [29, 44]}
+
+    report = run_probe(container, bundle)
+
+    check_equal(report["uid"], [1000, 1000, 1000], "real/effective/saved uid")
+    check_equal(report["gid"], [1000, 1000, 1000], "real/effective/saved gid")
+    groups = set(report["groups"]) - {1000}
+    check_equal(sorted(groups), [29, 44], "supplementary groups (besides the primary gid)")
+
+
+@pytest.mark.requirement("config-process-umask")
+def test_umask_is_applied(container: Container, bundle: Bundle) -> None:
+    """process.user.umask is the process's umask."""
+    bundle.process["user"] = {"uid": 0, "gid": 0, "umask": 0o027}
+
+    report = run_probe(container, bundle)
+
+    check_equal(oct(report["umask"]), oct(0o027), "umask")
+
+
+@pytest.mark.requirement("config-process-rlimits")
+def test_rlimits_are_set(container: Container, bundle: Bundle) -> None:
+    """Each configured rlimit has the configured soft and hard values."""
+    limits = {"RLIMIT_NOFILE": (256, 512), "RLIMIT_CORE": (4096, 8192), "RLIMIT_NPROC": (99, 100)}
+    bundle.process["rlimits"] = [
+        {"type": name, "soft": soft, "hard": hard} for name, (soft, hard) in limits.items()
+    ]
+
+    report = run_probe(container, bundle)
+
+    for name, (soft, hard) in limits.items():
+        check_equal(report["rlimits"].get(name), [soft, hard], f"getrlimit({name})")
+
+
+@pytest.mark.requirement("config-process-rlimits-invalid")
+def test_unknown_rlimit_fails_create(container: Container, bundle: Bundle) -> None:
+    """An rlimit type the kernel does not have makes create fail."""
+    bundle.process["rlimits"] = [{"type": "RLIMIT_CONFORMANCE", "soft": 1, "hard": 1}]
+
+    res = container.create()
+
+    check(not res.ok, "create with an unknown rlimit", "a non-zero exit status", res.returncode)
+
+
+@pytest.mark.requirement("config-process-capabilities")
+def test_capability_sets_are_exactly_the_configured_ones(
+    container: Container, bundle: Bundle
+) -> None:
+    """All five capability sets of a root process equal the configured lists."""
+    full = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"]
+    caps = {
+        "bounding": full,
+        "permitted": full,
+        "effective": full,
+        "inheritable": ["CAP_KILL", "CAP_CHOWN"],
+        "ambient": ["CAP_KILL"],
+    }
+    bundle.process["capabilities"] = caps
+
+    report = run_probe(container, bundle)
+
+    seen = capability_sets(report)
+    for name, expected in caps.items():
+        check_equal(sorted(seen[name]), sorted(expected), f"/proc/self/status {name} set")
+
+
+@pytest.mark.requirement("config-process-capabilities-unknown")
+def test_unknown_capability_is_not_fatal(container: Container, bundle: Bundle) -> None:
+    """A capability name the runtime does not know is warned about; the container still runs."""
+    caps = ["CAP_CHOWN", "CAP_KILL", "CAP_CONFORMANCE_UNKNOWN"]
+    bundle.process["capabilities"] = {k: caps for k in ("bounding", "permitted", "effective")}
+
+    report = run_probe(container, bundle)
+
+    seen = capability_sets(report)
+    check_equal(sorted(seen["effective"]), ["CAP_CHOWN", "CAP_KILL"], "effective set")
+
+
+@pytest.mark.requirement("config-process-nnp")
+@pytest.mark.parametrize("enabled", [True, False])
+def test_no_new_privileges_flag(container: Container, bundle: Bundle, enabled: bool) -> None:
+    """noNewPrivileges true sets NoNewPrivs; false leaves it as the runtime had it (unset)."""
+    own = status_fields({"status": Path("/proc/self/status").read_text()})
+    if not enabled and own.get("NoNewPrivs") == "1":
+        skip_host("the harness itself runs with no_new_privs set")
+    bundle.process["noNewPrivileges"] = enabled
+
+    report = run_probe(container, bundle)
+
+    check_equal(report["no_new_privs"], 1 if enabled else 0, "prctl(PR_GET_NO_NEW_PRIVS)")
+
+
+@pytest.mark.requirement("config-process-oom-score-adj")
+def test_oom_score_adj_is_applied(container: Container, bundle: Bundle) -> None:
+    """A configured (raised) oomScoreAdj is the process's oom_score_adj."""
+    bundle.process["oomScoreAdj"] = 500
+
+    report = run_probe(container, bundle)
+
+    check_equal((report["oom_score_adj"] or "").strip(), "500", "/proc/self/oom_score_adj")
+
+
+@pytest.mark.requirement("config-process-oom-score-adj")
+def test_negative_oom_score_adj_is_applied(container: Container, bundle: Bundle) -> None:
+    """A lowered oomScoreAdj is applied (needs CAP_SYS_RESOURCE on the host)."""
+    own = status_fields({"status": Path("/proc/self/status").read_text()})
+    cap_sys_resource = 24
+    if not int(own.get("CapEff", "0"), 16) >> cap_sys_resource & 1:
+        skip_host("root lacks CAP_SYS_RESOURCE, so no oom_score_adj below the caller's value")
+    bundle.process["oomScoreAdj"] = -100
+
+    report = run_probe(container, bundle)
+
+    check_equal((report["oom_score_adj"] or "").strip(), "-100", "/proc/self/oom_score_adj")
+
+
+@pytest.mark.requirement("config-process-oom-score-adj")
+def test_unset_oom_score_adj_keeps_the_runtime_value(container: Container, bundle: Bundle) -> None:
+    """Without oomScoreAdj the process keeps the value the runtime was started with."""
+    own = Path("/proc/self/oom_score_adj").read_text().strip()
+    bundle.process.pop("oomScoreAdj", None)
+
+    report = run_probe(container, bundle)
+
+    current_evidence().note("harness oom_score_adj", value=own)
+    check_equal((report["oom_score_adj"] or "").strip(), own, "/proc/self/oom_score_adj")
+
+
+@pytest.mark.requirement("config-hostname")
+def test_hostname_is_set(container: Container, bundle: Bundle) -> None:
+    """hostname is what uname reports in the container."""
+    bundle.config["hostname"] = "conformance-host"
+
+    report = run_probe(container, bundle)
+
+    check_equal(report["hostname"], "conformance-host", "uname().nodename")
+
+
+@pytest.mark.requirement("config-domainname")
+def test_domainname_is_set(container: Container, bundle: Bundle) -> None:
+    """domainname is what uname reports in the container."""
+    bundle.config["domainname"] = "conformance.example"
+
+    report = run_probe(container, bundle)
+
+    check_equal(report["domainname"], "conformance.example", "uname().domainname")
+
+
+@pytest.mark.requirement("config-root-readonly")
+def test_readonly_root_refuses_writes(container: Container, bundle: Bundle) -> None:
+    """With root.readonly, creating a directory in / fails with EROFS."""
+    bundle.config["root"]["readonly"] = True
+
+    report = run_probe(container, bundle, "--mkdir", "/conformance-new")
+
+    result = report["mkdir"]["/conformance-new"]
+    check_equal(result.get("errno"), errno.EROFS, "mkdir /conformance-new errno")
+
+
+SCHED_BATCH = 3
+IOPRIO_CLASS_BE = 2
+IOPRIO_CLASS_SHIFT = 13
+
+
+@pytest.mark.requirement("config-process-scheduler")
+def test_scheduler_policy_and_nice_are_applied(container: Container, bundle: Bundle) -> None:
+    """process.scheduler sets the scheduling policy and nice value (since v1.1)."""
+    bundle.process["scheduler"] = {"policy": "SCHED_BATCH", "nice": 7}
+
+    report = run_probe(container, bundle)
+
+    check_equal(report["scheduler"]["policy"], SCHED_BATCH, "sched_getscheduler()")
+    check_equal(report["scheduler"]["nice"], 7, "getpriority(PRIO_PROCESS)")
+
+
+@pytest.mark.requirement("config-process-io-priority")
+def test_io_priority_is_applied(container: Container, bundle: Bundle) -> None:
+    """process.ioPriority sets the I/O scheduling class and level (since v1.1)."""
+    bundle.process["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
+
+    report = run_probe(container, bundle)
+
+    expected = IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT | 6
+    check_equal(report["ioprio"], expected, "ioprio_get(IOPRIO_WHO_PROCESS) (class << 13 | level)")

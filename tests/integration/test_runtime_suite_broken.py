@@ -1,0 +1,101 @@
+"""The runtime suite's negative checks fail against a deliberately broken runtime.
+
+A small wrapper around runc misbehaves on purpose: it drops ``--pid-file``, removes the
+hostname from config.json before passing it on, answers a duplicate ``create`` with exit
+status 0 without doing anything, forces every ``delete`` and turns every ``kill`` into
+SIGKILL. The suite, run against it, must fail exactly the tests
+that check those behaviours, while an unrelated control test still passes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.peer, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+
+BROKEN_RUNTIME = textwrap.dedent(
+    """\
+    import json, os, subprocess, sys
+
+    RUNC = os.environ["BROKEN_RUNC"]
+    argv = sys.argv[1:]
+    if "create" in argv:
+        at = argv.index("create")
+        head, tail = argv[:at + 1], argv[at + 1:]
+        if "--pid-file" in tail:
+            i = tail.index("--pid-file")
+            del tail[i:i + 2]
+        bundle = tail[tail.index("--bundle") + 1] if "--bundle" in tail else "."
+        cid = tail[-1]
+        config = os.path.join(bundle, "config.json")
+        try:
+            with open(config) as f:
+                data = json.load(f)
+            data.pop("hostname", None)
+            with open(config, "w") as f:
+                json.dump(data, f)
+        except (OSError, ValueError):
+            pass
+        root = argv[argv.index("--root") + 1]
+        probe = subprocess.run([RUNC, "--root", root, "state", cid], capture_output=True)
+        if probe.returncode == 0:
+            sys.exit(0)
+        argv = head + tail
+    elif "delete" in argv and "--force" not in argv:
+        argv.insert(argv.index("delete") + 1, "--force")
+    elif "kill" in argv:
+        argv[-1] = "KILL"
+    os.execv(RUNC, [RUNC, *argv])
+    """
+)
+
+EXPECTED = {
+    "test_pid_file_names_the_pid_state_reports": "failed",
+    "test_hostname_is_set": "failed",
+    "test_create_with_id_in_use_fails_and_keeps_the_first": "failed",
+    "test_delete_of_running_container_fails_and_keeps_it": "failed",
+    "test_kill_delivers_the_named_signal": "failed",
+    "test_state_of_unknown_id_fails": "passed",
+}
+
+
+@pytest.fixture
+def broken_runtime(tmp_path: Path) -> list[str]:
+    """The command line of the broken runtime wrapper."""
+    if os.geteuid() != 0:
+        pytest.skip("the runtime suite needs root")
+    runc = shutil.which("runc")
+    if runc is None:
+        pytest.skip("runc is not installed")
+    script = tmp_path / "broken_runtime.py"
+    script.write_text(BROKEN_RUNTIME)
+    return [sys.executable, str(script)]
+
+
+def test_suite_fails_the_broken_behaviours(broken_runtime: list[str], tmp_path: Path) -> None:
+    """Each misbehaviour (pid file, hostname, duplicate id, delete, kill) fails its test."""
+    report_dir = tmp_path / "report"
+    selection = " or ".join(EXPECTED)
+    argv = [
+        sys.executable, "-m", "pytest", "--pyargs", "conformance.runtime",
+        f"--runtime={' '.join(broken_runtime)}", "--implementation=broken-runc",
+        f"--runtime-root={tmp_path / 'root'}", f"--report-dir={report_dir}",
+        "-k", selection, "-p", "no:cacheprovider", "-q",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BROKEN_RUNC": shutil.which("runc") or ""}
+
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+
+    results = json.loads((report_dir / "runtime" / "results.json").read_text())
+    outcomes = {t["nodeid"].split("::")[-1]: t["outcome"] for t in results["tests"]}
+    assert outcomes == EXPECTED, proc.stdout[-3000:]
