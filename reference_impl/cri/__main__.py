@@ -25,7 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", required=True, type=Path, help="records, bundles, runtime")
     parser.add_argument("--runtime", default=_default_runtime(), help="runc-compatible CLI")
     parser.add_argument("--cni-conf-dir", type=Path, default=None)
-    parser.add_argument("--cni-bin-dir", action="append", default=None)
+    parser.add_argument(
+        "--cni-bin-dir",
+        action="append",
+        default=None,
+        help="CNI plugin directory (repeatable; default: the reference plugins, then /usr/lib/cni)",
+    )
     parser.add_argument("--insecure-registry", action="append", default=[])
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -37,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         state=args.state.resolve(),
         runtime=args.runtime,
         cni_conf_dir=args.cni_conf_dir,
-        cni_bin_dirs=args.cni_bin_dir or ["/usr/lib/cni"],
+        cni_bin_dirs=args.cni_bin_dir,
         insecure=set(args.insecure_registry),
     )
     server = serve(args.endpoint, settings)

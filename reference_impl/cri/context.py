@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import shlex
+import sys
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ class Settings:
     state: Path
     runtime: str
     cni_conf_dir: Path | None
-    cni_bin_dirs: list[str]
+    cni_bin_dirs: list[str] | None
     insecure: set[str] = field(default_factory=set)
 
 
@@ -45,7 +48,8 @@ class Context:
         self.sandboxes = RecordStore(self.state / "sandboxes")
         self.containers = RecordStore(self.state / "containers")
         self.runtime = Runtime(settings.runtime, self.state / "runtime")
-        self.cni = Cni(settings.cni_conf_dir, settings.cni_bin_dirs)
+        bin_dirs = settings.cni_bin_dirs or [str(self._reference_cni_bin()), "/usr/lib/cni"]
+        self.cni = Cni(settings.cni_conf_dir, bin_dirs)
         self.lock = threading.RLock()
         self.pause_rootfs = self.root / "pause-rootfs"
         self._ensure_pause_rootfs()
@@ -62,6 +66,23 @@ class Context:
         tmp = self.pause_rootfs / ".busybox.tmp"
         shutil.copy2(busybox, tmp)
         tmp.replace(target)
+
+    def _reference_cni_bin(self) -> Path:
+        """Launchers of the reference CNI plugins (bridge, host-local, loopback).
+
+        Debian's plugin directory follows them on CNI_PATH for the rest (portmap).
+        """
+        bin_dir = self.state / "cni-bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        path = os.pathsep.join(p for p in sys.path if p)
+        for name in ("bridge", "host-local", "loopback"):
+            script = bin_dir / name
+            script.write_text(
+                f"#!/bin/sh\nPYTHONPATH={shlex.quote(path)} exec {shlex.quote(sys.executable)}"
+                f" -m reference_impl.cni {name}\n"
+            )
+            script.chmod(0o755)
+        return bin_dir
 
     def sandbox_dir(self, sandbox_id: str) -> Path:
         """Per-pod files (bundle, resolv.conf, hostname, hosts)."""
