@@ -1,7 +1,10 @@
 """Container RPCs: create/start/stop/remove, status and list, logs, ExecSync, stats, updates."""
 
+# ruff: noqa: N802 - servicer method names are the RPC names fixed by api.proto
+
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -65,7 +68,7 @@ DEFAULT_SECCOMP = {
                 "vm86old",
                 "iopl",
                 "ioperm",
-            ],  # fmt: skip
+            ],
             "action": "SCMP_ACT_ERRNO",
             "errnoRet": 1,
         }
@@ -121,13 +124,21 @@ def _localhost_profile(path: str) -> dict[str, Any]:
 
 def _mounts(config: pb.ContainerConfig, pod_dir: Path) -> list[dict[str, Any]]:
     mounts = oci.base_mounts()
-    mounts.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                   "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]})  # fmt: skip
+    shm_opts = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]
+    mounts.append(
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": shm_opts}
+    )
     user_paths = {m.container_path for m in config.mounts}
     for name in ("resolv.conf", "hostname", "hosts"):
         if f"/etc/{name}" not in user_paths:
-            mounts.append({"destination": f"/etc/{name}", "type": "bind",
-                           "source": str(pod_dir / name), "options": ["rbind", "rprivate", "rw"]})  # fmt: skip
+            mounts.append(
+                {
+                    "destination": f"/etc/{name}",
+                    "type": "bind",
+                    "source": str(pod_dir / name),
+                    "options": ["rbind", "rprivate", "rw"],
+                }
+            )
     for m in config.mounts:
         if m.image.image:
             raise InvalidArgument(f"mount {m.container_path!r}: image volumes are not supported")
@@ -546,7 +557,5 @@ class ContainerRpcs:
             pid = int(pid_file.read_text())
         except (OSError, ValueError):
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
-import sys
 import shutil
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,10 +104,8 @@ def remove_cgroup(path: str, recursive: bool = True) -> list[str]:
         children = target.rglob("*") if recursive else []
         for sub in sorted(children, key=lambda p: -len(p.parts)):
             if sub.is_dir():
-                try:
+                with contextlib.suppress(OSError):
                     sub.rmdir()
-                except OSError:
-                    pass
         try:
             target.rmdir()
         except OSError as err:

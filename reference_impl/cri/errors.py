@@ -1,5 +1,7 @@
 """One mapping of server errors to gRPC status codes (id quoted, cause included)."""
 
+# ruff: noqa: N818 - the classes are named for the gRPC status they map to
+
 from __future__ import annotations
 
 import functools

@@ -1,5 +1,7 @@
 """Image store (content-addressed blobs shared between images) and the ImageService RPCs."""
 
+# ruff: noqa: N802 - servicer method names are the RPC names fixed by api.proto
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,7 @@
 """Runtime information RPCs (Version, Status, configs) and container/pod statistics."""
 
+# ruff: noqa: N802 - servicer method names are the RPC names fixed by api.proto
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,8 @@ The pause container gets new IPC, UTS and PID namespaces and joins the pod's nam
 namespace (set up by CNI); app containers join these by path (``/proc/<pause>/ns/*``).
 """
 
+# ruff: noqa: N802 - servicer method names are the RPC names fixed by api.proto
+
 from __future__ import annotations
 
 import contextlib

@@ -74,10 +74,7 @@ class RecordStore:
         """Forget ``record_id`` (no error when absent)."""
         with self.lock:
             self._records.pop(record_id, None)
-            try:
-                (self.directory / f"{record_id}.json").unlink()
-            except FileNotFoundError:
-                pass
+            (self.directory / f"{record_id}.json").unlink(missing_ok=True)
 
     def all(self) -> list[dict[str, Any]]:
         """Every record (a snapshot list)."""
