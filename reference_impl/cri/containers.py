@@ -29,6 +29,7 @@ from reference_impl.cri.errors import (
     NotFound,
     rpc,
 )
+from reference_impl.cri.streaming import Session, StreamServer
 from wire.proto.cri import api_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,7 @@ class ContainerRpcs:
     """Container lifecycle, status, logs and exec."""
 
     ctx: Context
+    streams: StreamServer
 
     def _container(self, container_id: str) -> dict[str, Any]:
         if not container_id:
@@ -247,7 +249,8 @@ class ContainerRpcs:
             self.ctx.images.unpack(image, rootfs)
             spec = self._spec(config, image, pod, record, rootfs)
             (bundle / "config.json").write_text(json.dumps(spec))
-            pid, shim = self.ctx.runtime.spawn(cid, bundle, log_path)
+            fifo = str(bundle / "stdin.fifo") if config.stdin else ""
+            pid, shim = self.ctx.runtime.spawn(cid, bundle, log_path, fifo)
             self.ctx.containers.update(cid, pid=pid, shim_pid=shim)
         except BaseException:
             self.ctx.runtime.delete(cid)
@@ -550,6 +553,51 @@ class ContainerRpcs:
         if code < 0:
             code = 128 - code
         return pb.ExecSyncResponse(stdout=out, stderr=err, exit_code=code)
+
+    # -- streaming --------------------------------------------------------------------------
+
+    def _running(self, container_id: str) -> dict[str, Any]:
+        record = self._container(container_id)
+        state, _ = self._ctr_state(record)
+        if state != pb.CONTAINER_RUNNING:
+            raise FailedPrecondition(f"container {record['id']!r} is not running")
+        return record
+
+    @rpc
+    def Exec(self, request: pb.ExecRequest, context: Any) -> Any:
+        """A streaming URL that runs ``cmd`` in the container."""
+        record = self._running(request.container_id)
+        if not request.cmd:
+            raise InvalidArgument("cmd is empty")
+        if not (request.stdin or request.stdout or request.stderr):
+            raise InvalidArgument("one of stdin, stdout and stderr must be set")
+        session = Session(
+            "exec",
+            container_id=record["id"],
+            cmd=list(request.cmd),
+            tty=request.tty,
+            stdin=request.stdin,
+            stdout=request.stdout,
+            stderr=request.stderr and not request.tty,
+        )
+        return pb.ExecResponse(url=self.streams.url(session))
+
+    @rpc
+    def Attach(self, request: pb.AttachRequest, context: Any) -> Any:
+        """A streaming URL attached to the container's main process (stdin FIFO, log output)."""
+        record = self._running(request.container_id)
+        config = self._ctr_config(record)
+        if request.stdin and not config.stdin:
+            raise InvalidArgument(f"container {record['id']!r} was not created with stdin")
+        fifo = self.ctx.container_dir(record["id"]) / "stdin.fifo"
+        session = Session(
+            "attach",
+            container_id=record["id"],
+            stdin=request.stdin,
+            log_path=record["log_path"],
+            stdin_fifo=str(fifo) if config.stdin else "",
+        )
+        return pb.AttachResponse(url=self.streams.url(session))
 
     @staticmethod
     def _kill_exec(pid_file: Path) -> None:

@@ -167,12 +167,12 @@ class Runtime:
         except ValueError:
             return None
 
-    def spawn(self, cid: str, bundle: Path, log_path: str) -> tuple[int, int]:
+    def spawn(self, cid: str, bundle: Path, log_path: str, stdin_fifo: str = "") -> tuple[int, int]:
         """Start a detached shim that creates the container; returns (init pid, shim pid)."""
         cmd = [
             sys.executable, "-m", "reference_impl.cri.shim", "--runtime", self.path,
             "--runtime-root", str(self.root), "--id", cid, "--bundle", str(bundle),
-            "--log", log_path,
+            "--log", log_path, "--stdin-fifo", stdin_fifo,
         ]  # fmt: skip
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)

@@ -22,7 +22,14 @@ from google.protobuf import json_format
 
 from reference_impl.cri import network, oci
 from reference_impl.cri.context import CGROUP_PREFIX, Context, remove_cgroup
-from reference_impl.cri.errors import AlreadyExists, InvalidArgument, NotFound, rpc
+from reference_impl.cri.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    rpc,
+)
+from reference_impl.cri.streaming import Session
 from wire.proto.cri import api_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -308,6 +315,15 @@ class SandboxRpcs:
                  "cgroup": record.get("cgroup"), "runtime": self.ctx.runtime.path}
             )  # fmt: skip
         return resp
+
+    @rpc
+    def PortForward(self, request: pb.PortForwardRequest, context: Any) -> Any:
+        """A streaming URL forwarding to ports on the pod's loopback (in its netns)."""
+        record = self._sandbox(request.pod_sandbox_id)
+        if self._state(record) != pb.SANDBOX_READY:
+            raise FailedPrecondition(f"pod sandbox {record['id']!r} is not ready")
+        session = Session("portforward", netns=record.get("netns", ""), ports=list(request.port))
+        return pb.PortForwardResponse(url=self.streams.url(session))  # type: ignore[attr-defined]
 
     @rpc
     def ListPodSandbox(self, request: pb.ListPodSandboxRequest, context: Any) -> Any:

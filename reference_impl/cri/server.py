@@ -14,6 +14,7 @@ from reference_impl.cri.context import Context, Settings
 from reference_impl.cri.images import ImageService
 from reference_impl.cri.info import InfoRpcs
 from reference_impl.cri.sandbox import SandboxRpcs
+from reference_impl.cri.streaming import StreamServer
 from wire.proto.cri import api_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,9 @@ log = logging.getLogger(__name__)
 class RuntimeService(InfoRpcs, SandboxRpcs, ContainerRpcs, pb_grpc.RuntimeServiceServicer):
     """RuntimeService; RPCs not defined by a group answer UNIMPLEMENTED (generated base)."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, streams: StreamServer) -> None:
         self.ctx = ctx
+        self.streams = streams
 
 
 def socket_path(endpoint: str) -> Path:
@@ -37,7 +39,9 @@ def serve(endpoint: str, settings: Settings, workers: int = 16) -> grpc.Server:
     """Start the server on ``endpoint``; returns it (call ``wait_for_termination``)."""
     ctx = Context(settings)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
-    pb_grpc.add_RuntimeServiceServicer_to_server(RuntimeService(ctx), server)
+    streams = StreamServer(settings.runtime, ctx.runtime.root)
+    streams.start()
+    pb_grpc.add_RuntimeServiceServicer_to_server(RuntimeService(ctx, streams), server)
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(ctx.images, ctx.root), server)
     path = socket_path(endpoint)
     path.parent.mkdir(parents=True, exist_ok=True)

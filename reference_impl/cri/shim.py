@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--id", required=True)
     parser.add_argument("--bundle", required=True)
     parser.add_argument("--log", default="")
+    parser.add_argument("--stdin-fifo", default="", help="FIFO that feeds the process's stdin")
     args = parser.parse_args(argv)
     bundle = Path(args.bundle)
     libc = ctypes.CDLL(None, use_errno=True)
@@ -67,8 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     cmd = [args.runtime, "--root", args.runtime_root, "--log", str(bundle / "runtime.log")]
     cmd += ["--log-format", "json", "create", "--bundle", str(bundle)]
     cmd += ["--pid-file", str(pid_file), args.id]
-    with open(os.devnull, "rb") as devnull:
-        proc = subprocess.Popen(cmd, stdin=devnull, stdout=out_w, stderr=err_w, close_fds=True)
+    if args.stdin_fifo:
+        # opened read-write so the container never sees EOF while no one is attached
+        os.mkfifo(args.stdin_fifo, 0o600)
+        stdin = os.open(args.stdin_fifo, os.O_RDWR)
+    else:
+        stdin = os.open(os.devnull, os.O_RDONLY)
+    proc = subprocess.Popen(cmd, stdin=stdin, stdout=out_w, stderr=err_w, close_fds=True)
+    os.close(stdin)
     os.close(out_w)
     os.close(err_w)
     pumps = [
