@@ -157,9 +157,15 @@ def _run_suite(srv: Server, report: Path, files: list[str], selection: str | Non
 
 
 def test_suite_core_passes_against_reference(server, tmp_path):
-    """Info, image, sandbox, container, exec and log tests of the CRI suite all pass."""
+    """Info, sandbox, container, exec, log and streaming tests of the CRI suite all pass."""
     netns_before = {p.name for p in NETNS.glob("cri-*")} if NETNS.is_dir() else set()
-    files = ["test_info.py", "test_sandbox.py", "test_container.py", "test_exec_logs.py"]
+    files = [
+        "test_info.py",
+        "test_sandbox.py",
+        "test_container.py",
+        "test_exec_logs.py",
+        "test_streaming.py",
+    ]
 
     outcomes = _run_suite(server, tmp_path / "report", files, None)
 
@@ -171,6 +177,7 @@ def test_suite_core_passes_against_reference(server, tmp_path):
         "test_stop_container_kills_after_grace_period",
         "test_exec_sync_timeout_fails_and_kills_the_command",
         "test_reopen_container_log_starts_a_new_file",
+        "test_port_forward_reaches_the_pod_port",
     ):
         assert outcomes.get(name) == "passed", (name, outcomes.get(name))
     assert server.leftovers() == []
@@ -233,3 +240,5 @@ def test_pods_and_containers_survive_a_server_restart(server, tmp_path):
     assert (echo.exit_code, echo.stdout) == (0, b"hi\n")
     assert server.leftovers() == []
     assert not (NETNS / f"cri-{pod.pod_sandbox_id[:16]}").exists()
+    pod_cgroups = Path("/sys/fs/cgroup").glob(f"*/reference-cri/pod{pod.pod_sandbox_id[:16]}")
+    assert list(pod_cgroups) == []
