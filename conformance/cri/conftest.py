@@ -48,21 +48,24 @@ def cri_registry(conformance: Any) -> Iterator[tuple[registry_mod.Registry, dict
             local.stop()
 
 
-def _sweep(client: CriClient) -> list[str]:
-    """Stop and remove the suite's pods still present; returns what was left."""
-    left = []
+def _our_pods(client: CriClient) -> list[pb.PodSandbox]:
     code, resp = rpc_code(lambda: client.runtime.ListPodSandbox(pb.ListPodSandboxRequest()))
     if code != grpc.StatusCode.OK:
-        return [f"ListPodSandbox: {code.name}"]
-    for pod in resp.items:
-        if pod.metadata.namespace != POD_NAMESPACE:
-            continue
-        left.append(f"pod {pod.metadata.name} ({pod.id})")
+        raise HarnessError(f"session sweep: ListPodSandbox failed with {code.name}")
+    return [p for p in resp.items if p.metadata.namespace == POD_NAMESPACE]
+
+
+def _sweep(client: CriClient) -> list[str]:
+    """Stop and remove the suite's pods still present; returns those that would not go."""
+    pods = _our_pods(client)
+    if pods:
+        log.warning("session sweep: removing %d pods the tests left", len(pods))
+    for pod in pods:
         req_stop = pb.StopPodSandboxRequest(pod_sandbox_id=pod.id)
         rpc_code(lambda r=req_stop: client.runtime.StopPodSandbox(r, timeout=60))
         req_rm = pb.RemovePodSandboxRequest(pod_sandbox_id=pod.id)
         rpc_code(lambda r=req_rm: client.runtime.RemovePodSandbox(r, timeout=60))
-    return left
+    return [f"pod {p.metadata.name} ({p.id})" for p in _our_pods(client)]
 
 
 @pytest.fixture(scope="session")
@@ -88,10 +91,8 @@ def _finish(target: target_mod.Target, timeout: float) -> list[str]:
         swept = _sweep(client)
     finally:
         client.close()
-    if swept:
-        log.warning("session sweep removed pods the tests left: %s", swept)
     target.stop()
-    leftovers = [f"swept {s}" for s in swept]
+    leftovers = swept
     if target.process is not None:
         leftovers += target.process.leftovers()
     return leftovers

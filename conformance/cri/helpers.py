@@ -88,6 +88,7 @@ class Tracker:
         self.containers: list[str] = []
         self.images: list[str] = []
         self._dirs: list[Path] = []
+        self._cgroups: list[str] = []
 
     # -- configs ----------------------------------------------------------------------------
 
@@ -96,6 +97,15 @@ class Tracker:
         path = Path(tempfile.mkdtemp(prefix=prefix))
         self._dirs.append(path)
         return path
+
+    def cgroup_parent(self) -> str:
+        """A unique cgroupfs parent for a pod; its directories are removed at cleanup.
+
+        Runtimes remove the cgroups of the containers they made but not the parent itself.
+        """
+        parent = "/" + unique("cri-conformance")
+        self._cgroups.append(parent)
+        return parent
 
     def pod_config(self, name: str = "pod", **linux: Any) -> pb.PodSandboxConfig:
         """A minimal sandbox config with unique metadata and a log directory."""
@@ -266,15 +276,45 @@ class Tracker:
                 )
             )
         problems = []
+        done = (grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND)
         for what, step in steps:
             code, err = rpc_code(step)
-            if code not in (grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND):
+            if code not in done:
+                # one retry: a loaded runtime may time out tearing a pod's network down
+                code, err = rpc_code(step)
+            if code not in done:
                 problems.append(f"{what}: {code.name} {err}")
         for path in self._dirs:
             shutil.rmtree(path, ignore_errors=True)
+        for parent in self._cgroups:
+            problems += remove_cgroup(parent)
         if problems:
             current_evidence().note("cleanup problems", problems=problems)
             log.warning("cleanup problems: %s", problems)
+
+
+def cgroup_mounts() -> list[Path]:
+    """Mount points of every cgroup hierarchy (v1 controllers and the v2 unified one)."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        fstype = fields[fields.index("-") + 1]
+        if fstype in ("cgroup", "cgroup2"):
+            points.append(Path(fields[4]))
+    return points
+
+
+def remove_cgroup(parent: str) -> list[str]:
+    """Remove the directories of cgroup ``parent`` in every hierarchy; returns failures."""
+    failures = []
+    for mount in cgroup_mounts():
+        path = mount / parent.lstrip("/")
+        if path.is_dir():
+            try:
+                path.rmdir()
+            except OSError as err:
+                failures.append(f"rmdir {path}: {err}")
+    return failures
 
 
 @contextlib.contextmanager

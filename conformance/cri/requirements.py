@@ -27,6 +27,12 @@ REQUIREMENTS = (
         "ready node; other conditions may be added.",
     ),
     _r(
+        "CRI-004",
+        MAY,
+        "StatusResponse",
+        "Status with verbose set may add an info map of JSON values about the runtime.",
+    ),
+    _r(
         "CRI-006",
         MUST,
         "gRPC",
@@ -98,6 +104,13 @@ REQUIREMENTS = (
     ),
     # -- containers
     _r(
+        "CRI-021",
+        MUST,
+        "LinuxPodSandboxConfig",
+        "A pod's cgroup_parent is accepted and its containers' cgroups are placed below it.",
+        "(critest) cgroupfs form; a systemd-driver runtime expects slice names",
+    ),
+    _r(
         "CRI-030",
         MUST,
         "CreateContainer",
@@ -125,6 +138,13 @@ REQUIREMENTS = (
         "ContainerStatus",
         "ContainerStatus reports state, exit code, times, "
         "image and log path; an unknown container fails with NOT_FOUND.",
+    ),
+    _r(
+        "CRI-035",
+        MUST,
+        "ContainerStatus",
+        "A container killed for exceeding its memory limit exits 137 with reason OOMKilled.",
+        "(critest)",
     ),
     _r("CRI-036", MUST, "ContainerFilter", "ListContainers filters by id, state, pod and labels."),
     _r(
@@ -228,6 +248,12 @@ REQUIREMENTS = (
         "(critest)",
     ),
     _r(
+        "CRI-071",
+        SHOULD,
+        "ImageFilter",
+        "ListImages with an image filter lists only the matching image.",
+    ),
+    _r(
         "CRI-066",
         MUST,
         "RemoveImage",
@@ -263,6 +289,13 @@ REQUIREMENTS = (
         "LinuxContainerSecurityContext",
         "run_as_user, run_as_username, "
         "run_as_group and supplemental_groups set the process's identity.",
+    ),
+    _r(
+        "CRI-087",
+        MUST,
+        "SupplementalGroupsPolicy",
+        "By default the run-as user's groups from the image's /etc/group are added (Merge); "
+        "Strict, when advertised, keeps only the configured groups and reports them.",
     ),
     _r(
         "CRI-081",

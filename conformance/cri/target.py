@@ -148,9 +148,15 @@ class PrivateContainerd:
         self.config_path = self.dir / "config.toml"
         self.socket = self.dir / "containerd.sock"
         self.endpoint = f"unix://{self.socket}"
-        self.bridge = f"crit{os.getpid() % 100000}"
         self.subnet = ""
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bridge(self) -> str:
+        """The bridge's name, unique because it is named after the claimed subnet."""
+        if not self.subnet:
+            return ""
+        return f"crit{ipaddress.ip_network(self.subnet).network_address.packed[2]}"
 
     def config(self) -> str:
         """The containerd config (TOML) of this instance."""
@@ -266,7 +272,7 @@ state = "{d}/state"
         if self.proc is not None and self.proc.poll() is None:
             found.append(f"containerd pid {self.proc.pid}")
         found += [f"mount {m}" for m in self.mounts()]
-        if Path(f"/sys/class/net/{self.bridge}").exists():
+        if self.bridge and Path(f"/sys/class/net/{self.bridge}").exists():
             found.append(f"link {self.bridge}")
         if self.dir.exists():
             found.append(f"dir {self.dir}")
@@ -288,7 +294,7 @@ state = "{d}/state"
         self._wait_shims_gone()
         for point in self.mounts():
             subprocess.run(["umount", "-l", point], capture_output=True)
-        if Path(f"/sys/class/net/{self.bridge}").exists():
+        if self.bridge and Path(f"/sys/class/net/{self.bridge}").exists():
             subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
         if self.subnet:
             _release_subnet(self.subnet)

@@ -326,3 +326,22 @@ def test_readonly_volume_refuses_writes(cri):
         resp.exit_code,
     )
     check(not (host / "file").exists(), str(host / "file"), "absent", "created")
+
+
+@pytest.mark.requirement("CRI-035")
+def test_container_over_memory_limit_is_oom_killed(cri):
+    """A container whose process outgrows a 15 MiB memory limit ends with 137 and OOMKilled."""
+    pod_id, pod_config = cri.run_pod()
+    # tail keeps its whole input while looking for the last lines; /dev/zero has no newline
+    config = cri.container_config(
+        command=("sh", "-c", "head -c 200m /dev/zero | tail"),
+        linux=pb.LinuxContainerConfig(
+            resources=pb.LinuxContainerResources(memory_limit_in_bytes=15 * 1024 * 1024)
+        ),
+    )
+    cid = cri.run_container(pod_id, pod_config, config)
+
+    status = cri.wait_exited(cid, timeout=30)
+
+    check_equal(status.exit_code, 137, "ContainerStatus.exit_code")
+    check_equal(status.reason, "OOMKilled", "ContainerStatus.reason")

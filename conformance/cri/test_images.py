@@ -299,3 +299,18 @@ def test_pull_with_basic_auth_needs_credentials(cri, auth_registry):
 
     check(denied != grpc.StatusCode.OK, f"PullImage({ref}) without credentials", "an error", denied)
     check(image_ref, "PullImageResponse.image_ref with credentials", "non-empty", image_ref)
+
+
+@pytest.mark.requirement("CRI-071")
+def test_list_images_filter_selects_one_image(cri):
+    """ListImages with an image filter returns only that image."""
+    reg = cri.ctx.registry
+    first, second = _push(cri, "lfa"), _push(cri, "lfb")
+    cri.pull(reg.ref(first.repo))
+    cri.pull(reg.ref(second.repo))
+
+    flt = pb.ImageFilter(image=_spec(reg.ref(first.repo)))
+    images = cri.client.image.ListImages(pb.ListImagesRequest(filter=flt)).images
+
+    tags = [list(i.repo_tags) for i in images]
+    check_equal(tags, [[reg.ref(first.repo)]], "repo_tags of ListImages(filter)")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import pytest
 
-from conformance.core import check, check_equal
+from conformance.core import check, check_equal, not_applicable
 from conformance.cri.helpers import rpc_code
 from wire.proto.cri import api_pb2 as pb
 
@@ -69,3 +71,17 @@ def test_unimplemented_optional_rpc_answers_unimplemented_or_works(cri):
         check(resp.HasField("linux"), "RuntimeConfigResponse.linux", "set", resp)
         return
     check_equal(code, grpc.StatusCode.UNIMPLEMENTED, "RuntimeConfig status code")
+
+
+@pytest.mark.requirement("CRI-004")
+def test_verbose_status_info_holds_json_values(cri):
+    """A verbose Status may add an info map; each of its values is a JSON document."""
+    resp = cri.client.runtime.Status(pb.StatusRequest(verbose=True))
+
+    if not resp.info:
+        not_applicable("the runtime adds no verbose info (optional)")
+    for key, value in resp.info.items():
+        try:
+            json.loads(value)
+        except ValueError:
+            check(False, f"StatusResponse.info[{key!r}]", "a JSON value", value[:200])

@@ -183,3 +183,17 @@ def test_ipc_namespace_mode(cri, mode):
         "the host's" if mode == "NODE" else "not the host's",
         got,
     )
+
+
+@pytest.mark.requirement("CRI-014")
+def test_pid_namespace_target_joins_the_target_container(cri):
+    """PID namespace TARGET puts the container in the PID namespace of the target container."""
+    pod_id, config = cri.run_pod()
+    target = cri.run_container(pod_id, config)
+    options = pb.NamespaceOption(pid=pb.TARGET, target_id=target)
+    sc = pb.LinuxContainerSecurityContext(namespace_options=options)
+    joined = cri.run_container(
+        pod_id, config, cri.container_config(linux=pb.LinuxContainerConfig(security_context=sc))
+    )
+
+    check_equal(_ns(cri, joined, "pid"), _ns(cri, target, "pid"), "pid ns of the TARGET container")

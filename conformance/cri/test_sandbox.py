@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import grpc
 import pytest
@@ -202,3 +204,30 @@ def test_pod_sysctls_are_applied(cri, sysctl, value):
     got = cri.exec_ok(cid, ["cat", "/proc/sys/" + sysctl.replace(".", "/")]).strip()
 
     check_equal(got, value, f"/proc/sys for {sysctl} in the container")
+
+
+@pytest.mark.requirement("CRI-021")
+def test_cgroup_parent_holds_the_containers_cgroups(cri):
+    """Containers of a pod with a cgroup_parent live in cgroups below that parent."""
+    parent = cri.cgroup_parent()
+    config = cri.pod_config("cgroup", cgroup_parent=parent)
+    pod_id, _ = cri.run_pod(config)
+    cid = cri.run_container(pod_id, config)
+
+    lines = cri.exec_ok(cid, ["cat", "/proc/self/cgroup"]).splitlines()
+
+    # inside a cgroup namespace paths are relative ("/"); the host's view is then checked
+    req = pb.ContainerStatusRequest(container_id=cid, verbose=True)
+    host_pid = cri.client.runtime.ContainerStatus(req).info.get("info", "")
+    paths = [line.split(":", 2)[2] for line in lines]
+    if all(p == "/" for p in paths) and host_pid:
+        pid = json.loads(host_pid).get("pid")
+        paths = [
+            line.split(":", 2)[2] for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        ]
+    check(
+        any(p.startswith(parent + "/") for p in paths),
+        "/proc/<container>/cgroup",
+        f"paths below {parent}",
+        paths,
+    )

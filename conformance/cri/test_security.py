@@ -239,3 +239,44 @@ def test_advertised_handler_features_work(cri, feature):
         )
         got = cri.exec_ok(cid, ["cat", "/proc/self/uid_map"]).split()
         check_equal(got, ["0", "231072", "65536"], "/proc/self/uid_map in a POD user namespace")
+
+
+@pytest.mark.requirement("CRI-087")
+def test_image_groups_of_run_as_user_are_merged_by_default(cri):
+    """Without a policy, the groups /etc/group gives the run-as user are added (Merge)."""
+    cid = _run(cri, run_as_user=pb.Int64Value(value=1000), supplemental_groups=[4242])
+
+    groups = cri.exec_ok(cid, ["id", "-G"]).split()
+
+    for gid in ("1001", "1002", "4242"):
+        check(gid in groups, "id -G of uid 1000 (kit)", f"includes {gid}", groups)
+
+
+@pytest.mark.requirement("CRI-087")
+def test_strict_supplemental_groups_policy_ignores_image_groups(cri):
+    """With the Strict policy only the configured groups apply, and the status reports them."""
+    features = cri.client.runtime.Status(pb.StatusRequest()).features
+    if not features.supplemental_groups_policy:
+        skip_capability("supplemental_groups_policy", "Status.features does not advertise it")
+    cid = _run(
+        cri,
+        run_as_user=pb.Int64Value(value=1000),
+        supplemental_groups=[4242],
+        supplemental_groups_policy=pb.Strict,
+    )
+
+    groups = cri.exec_ok(cid, ["id", "-G"]).split()
+
+    check(
+        "1001" not in groups and "4242" in groups,
+        "id -G under Strict",
+        "4242 and no image group",
+        groups,
+    )
+    user = cri.status(cid).user.linux
+    check(
+        4242 in user.supplemental_groups and 1001 not in user.supplemental_groups,
+        "ContainerStatus.user.linux.supplemental_groups",
+        "4242, no 1001",
+        user,
+    )

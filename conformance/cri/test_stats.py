@@ -66,7 +66,8 @@ def test_list_container_stats_filters_by_id_pod_and_labels(cri):
 @pytest.mark.requirement("CRI-054")
 def test_pod_sandbox_stats_describe_the_pod(cri):
     """PodSandboxStats, when implemented, names the pod and its containers."""
-    pod_id, pod_config = cri.run_pod()
+    # kubelet always gives pods a cgroup parent; runtimes may read pod stats from it
+    pod_id, pod_config = cri.run_pod(cri.pod_config("pstats", cgroup_parent=cri.cgroup_parent()))
     cid = cri.run_container(pod_id, pod_config)
 
     code, resp = rpc_code(

@@ -1,0 +1,1 @@
+"""The OCI image suite: layout validation (any producer) and unpacker tests."""

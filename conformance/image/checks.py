@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.core import Violation, current_evidence, not_applicable
+from conformance.image.requirements import CATALOGUE
 from conformance.image.validate import Report
 
 MAX_LISTED = 10
@@ -30,7 +31,11 @@ class ValidatedLayout:
             Violation: for the first finding; the others are listed in its detail.
         """
         evidence = current_evidence()
-        evidence.note(f"layout {self.key}: {self.path}", checked=self.report.checked[requirement])
+        evidence.note(
+            f"layout {self.key}: {self.path}",
+            checked=self.report.checked[requirement],
+            validator_notes=self.report.notes[:MAX_LISTED],
+        )
         findings = self.report.of(requirement)
         if not findings and not self.report.checked[requirement]:
             not_applicable(f"the layout has no {what}")
@@ -48,4 +53,5 @@ class ValidatedLayout:
             listed = "; ".join(f"{f.where}: got {f.got}" for f in rest[:MAX_LISTED])
             more = f" (+{len(rest) - MAX_LISTED} more)" if len(rest) > MAX_LISTED else ""
             detail = f"and {len(rest)} more finding(s): {listed}{more}"
-        raise Violation(first.where, first.expected, first.got, detail=detail)
+        link = CATALOGUE.link(CATALOGUE.get(requirement))
+        raise Violation(first.where, first.expected, first.got, link, detail=detail)

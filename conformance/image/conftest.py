@@ -12,9 +12,8 @@ from conformance import kit
 from conformance.core import ConfigurationError, skip_config
 from conformance.image import target as target_mod
 from conformance.image.checks import ValidatedLayout
-from conformance.image.validate import validate
+from conformance.image.validate import validate_path
 from conformance.plugin import STATE
-from wire.layout import LayoutReader
 
 LAYOUT_OPTIONS = ("--image-layout", "--image-producer", "--image-ref")
 
@@ -99,8 +98,7 @@ def validated(
     if key == "none":
         skip_config("no layout target given; only the unpacker is under test")
     path = _make_layout(key, conformance, tmp_path_factory)
-    with LayoutReader(path) as reader:
-        report = validate(reader, docker_compat=bool(conformance.option("--image-docker-compat")))
+    report = validate_path(path, docker_compat=bool(conformance.option("--image-docker-compat")))
     return ValidatedLayout(key, path, report)
 
 

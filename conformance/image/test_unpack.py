@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -340,10 +339,7 @@ def test_unpacker_does_not_hang_on_truncated_layer(unpacker: Unpacker, tmp_path:
     blob = next(p for p in (box.layout / "blobs/sha256").iterdir() if p.stat().st_size > 1000)
     blob.write_bytes(blob.read_bytes()[: blob.stat().st_size // 2])
 
-    try:
-        proc = unpacker.run(box.layout, sb.REF, box.dest)
-    except subprocess.TimeoutExpired as err:
-        raise Violation(unpacker.name, "an exit within the timeout", "hung") from err
+    proc = unpacker.run(box.layout, sb.REF, box.dest)
 
     check(proc.returncode != 0, f"{unpacker.name} exit status", "non-zero for a truncated layer", 0)
     check_equal(box.outside_changes(), [], "paths outside the rootfs")

@@ -24,13 +24,14 @@ import re
 import tarfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import jsonschema
 import zstandard
 
 from conformance.image import schemas
-from wire.layout import LayoutReader
+from wire.layout import LayoutError, LayoutReader
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ PREDEFINED_KEYS = {
     "os", "architecture", "variant", "os.version", "os.features", "author", "exposedPorts",
     "stopSignal",
 }  # fmt: skip
+REF_NAME_KEY = "org.opencontainers.image.ref.name"
 OCI_PREFIX = "org.opencontainers."
 IMAGE_PREFIX = "org.opencontainers.image."
 
@@ -606,36 +608,36 @@ class Validator:
             "2",
             doc["schemaVersion"],
         )
-        if "mediaType" in doc:
-            r.check(
-                "index-mediatype",
-                doc["mediaType"] == INDEX_TYPE
-                or (self.docker_compat and doc["mediaType"] == DOCKER_LIST),
-                _path(where, "mediaType"),
-                INDEX_TYPE,
-                doc["mediaType"],
-            )
-        else:
-            r.fail(
-                "index-mediatype-present",
-                _path(where, "mediaType"),
-                f"present ({INDEX_TYPE})",
-                "absent",
-            )
-        if "mediaType" in doc:
-            r.check("index-mediatype-present", True, where, "", "")
+        self._own_media_type(doc, where, "index", INDEX_TYPE, DOCKER_LIST)
         self._artifact_fields(doc, where)
         for i, child in enumerate(doc["manifests"]):
             cwhere = _path(where, "manifests", i)
-            if not top and isinstance(child, dict):
-                names = (
-                    (child.get("annotations") or {})
-                    if isinstance(child.get("annotations"), dict)
-                    else {}
-                )
-                if "org.opencontainers.image.ref.name" in names:
-                    r.notes.append(f"{cwhere}: ref.name outside index.json has no meaning")
+            names = child.get("annotations") if isinstance(child, dict) else None
+            if not top and isinstance(names, dict) and REF_NAME_KEY in names:
+                r.notes.append(f"{cwhere}: ref.name outside index.json has no meaning")
             self._follow(child, cwhere)
+
+    def _own_media_type(
+        self, doc: dict[str, Any], where: str, kind: str, expected: str, docker: str
+    ) -> None:
+        """The document's own mediaType: SHOULD be present, MUST be ``expected`` if present."""
+        present = "mediaType" in doc
+        self.report.check(
+            f"{kind}-mediatype-present",
+            present,
+            _path(where, "mediaType"),
+            f"present ({expected})",
+            "absent",
+        )
+        if present:
+            value = doc["mediaType"]
+            self.report.check(
+                f"{kind}-mediatype",
+                value == expected or (self.docker_compat and value == docker),
+                _path(where, "mediaType"),
+                expected,
+                value,
+            )
 
     def _artifact_fields(self, doc: dict[str, Any], where: str) -> None:
         if "artifactType" in doc:
@@ -672,23 +674,7 @@ class Validator:
             "2",
             doc["schemaVersion"],
         )
-        if "mediaType" in doc:
-            r.check(
-                "manifest-mediatype",
-                doc["mediaType"] == MANIFEST_TYPE
-                or (self.docker_compat and doc["mediaType"] == DOCKER_MANIFEST),
-                _path(where, "mediaType"),
-                MANIFEST_TYPE,
-                doc["mediaType"],
-            )
-            r.check("manifest-mediatype-present", True, where, "", "")
-        else:
-            r.fail(
-                "manifest-mediatype-present",
-                _path(where, "mediaType"),
-                f"present ({MANIFEST_TYPE})",
-                "absent",
-            )
+        self._own_media_type(doc, where, "manifest", MANIFEST_TYPE, DOCKER_MANIFEST)
         self._artifact_fields(doc, where)
         config = doc["config"]
         config_ok = self._descriptor(config, _path(where, "config"))
@@ -932,3 +918,16 @@ def _decompressed(stream: BinaryIO, compression: str) -> BinaryIO:
 def validate(reader: LayoutReader, **kwargs: Any) -> Report:
     """Validate the layout behind ``reader`` (see :class:`Validator` for the options)."""
     return Validator(reader, **kwargs).run()
+
+
+def validate_path(path: Path, **kwargs: Any) -> Report:
+    """Validate the layout directory or tar at ``path``; an unreadable tar is a finding."""
+    try:
+        reader = LayoutReader(path)
+    except LayoutError as err:
+        report = Report()
+        for req in ("layout-oci-layout", "layout-blobs-dir", "layout-index-json"):
+            report.fail(req, str(path), "a readable layout directory or tar", str(err))
+        return report
+    with reader:
+        return validate(reader, **kwargs)

@@ -21,6 +21,7 @@ Typical use::
 
     from conformance import kit
     layout = kit.layout()                  # OCI layout dir holding every image above
+    archive = kit.layout_tar()             # the same layout as one tar
     kit.rootfs("pause", bundle / "rootfs") # unpacked rootfs for a runtime bundle
     image = kit.image("httpd")             # descriptor, manifest, config and blobs
     for digest, data in image.blobs.items(): ...
@@ -31,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -57,7 +59,7 @@ from conformance.kit.build import (
 )
 from wire import image as img
 from wire import mediatypes as mt
-from wire.layout import REF_NAME
+from wire.layout import REF_NAME, pack_tar
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,7 @@ __all__ = [
     "cache_key",
     "image",
     "layout",
+    "layout_tar",
     "rootfs",
 ]
 
@@ -178,6 +181,26 @@ def layout() -> Path:
     return final
 
 
+def layout_tar() -> Path:
+    """The kit layout packed into a reproducible tar (for ``ctr image import`` and the like);
+    built once per cache key beside the layout."""
+    root = layout()
+    final = root.parent / f"{root.name}.tar"
+    if final.is_file():
+        return final
+    with _locked(root.parent / f"{root.name}.lock"):
+        if not final.is_file():
+            fd, tmp = tempfile.mkstemp(dir=root.parent, prefix=".tar-")
+            os.close(fd)
+            try:
+                pack_tar(root, Path(tmp))
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, final)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+    return final
+
+
 def _read_blob(root: Path, digest: str) -> bytes:
     algorithm, encoded = digest.split(":", 1)
     return (root / "blobs" / algorithm / encoded).read_bytes()
@@ -253,7 +276,5 @@ def rootfs(name: str, dest: Path) -> Path:
 def _extract_trusted(layer_tar: bytes, dest: Path) -> None:
     # The kit's own layers have no whiteouts, devices or escaping names (it wrote them), so
     # tarfile's extraction is enough; crafted, untrusted layers go through an unpacker.
-    import io
-
     with tarfile.open(fileobj=io.BytesIO(layer_tar), mode="r:") as tar:
         tar.extractall(dest, numeric_owner=True, filter="fully_trusted")

@@ -206,8 +206,19 @@ class LayerApplier:
         elif not member.islnk():
             self._attributes(path, member)
 
+    def _existing_parent(self, name: str, parts: list[str]) -> Path | None:
+        """The parent directory of ``parts`` if it exists (no symlink crossed), else None."""
+        current = self.root
+        for comp in parts[:-1]:
+            current = current / comp
+            if not (current.exists() or current.is_symlink()):
+                return None
+        return self._parent(name, parts, create=False)
+
     def _whiteout(self, name: str, parts: list[str]) -> None:
-        parent = self._parent(name, parts)
+        parent = self._existing_parent(name, parts)
+        if parent is None:
+            return  # nothing below a missing directory to hide
         prefix = "/".join(parts[:-1])
         if parts[-1] == img.OPAQUE_WHITEOUT:
             self._opaque(parent, prefix)

@@ -111,7 +111,9 @@ def broken_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
         local.stop()
 
 
-def _run_suite(endpoint: dict[str, Any], report: Path, selection: str) -> dict[str, str]:
+def _run_suite(
+    endpoint: dict[str, Any], report: Path, selection: str
+) -> dict[str, tuple[str, str]]:
     argv = [
         sys.executable,
         "-m",
@@ -136,7 +138,10 @@ def _run_suite(endpoint: dict[str, Any], report: Path, selection: str) -> dict[s
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=300)
     document = json.loads((report / "cri" / "results.json").read_text())
-    return {t["nodeid"].rsplit("::", 1)[-1]: t["outcome"] for t in document["tests"]}
+    return {
+        t["nodeid"].rsplit("::", 1)[-1]: (t["outcome"], t.get("message", "")[:500])
+        for t in document["tests"]
+    }
 
 
 def test_suite_fails_against_corrupting_endpoint(broken_endpoint, tmp_path):
@@ -154,5 +159,5 @@ def test_suite_fails_against_corrupting_endpoint(broken_endpoint, tmp_path):
     outcomes = _run_suite(broken_endpoint, tmp_path / "report", selection)
 
     for name in expected_failures:
-        assert outcomes.get(name) == "failed", (name, outcomes)
-    assert outcomes.get(control) == "passed", outcomes
+        assert outcomes[name][0] == "failed", (name, outcomes[name])
+    assert outcomes[control][0] == "passed", outcomes[control]

@@ -71,7 +71,7 @@ def test_containerd_config_is_private_and_restricts_oom_score_adj(tmp_path, monk
     assert "restrict_oom_score_adj = true" in text
     assert 'endpoint = ["http://127.0.0.1:5999"]' in text
     assert conflist["plugins"][0]["ipam"]["ranges"] == [[{"subnet": "10.231.7.0/24"}]]
-    assert len(conflist["plugins"][0]["bridge"]) <= 15  # IFNAMSIZ
+    assert conflist["plugins"][0]["bridge"] == "crit7"  # named after the subnet: unique
     json.dumps(conflist)
 
 

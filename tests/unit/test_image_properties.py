@@ -232,3 +232,50 @@ def test_indexes_with_any_platform_mix_are_valid(
 def test_mutations_cover_distinct_requirements() -> None:
     """The mutation table exercises many requirements, not one."""
     assert len({req for _, req in MUTATIONS.values()}) == len(MUTATIONS)
+
+
+def _index_layout(root: Path, archs: list[str], mutate: Callable[[dict[str, Any]], None]) -> Path:
+    writer = LayoutWriter(root)
+    tar = _layer_tar({"a": b"1"})
+    descs = [writer.put_image([tar], architecture=a) for a in archs]
+    index = img.image_index(descs)
+    mutate(index)
+    writer.tag(writer.put_json(index, mt.IMAGE_INDEX), "index")
+    writer.save()
+    return root
+
+
+def _drop_arch(index: dict[str, Any]) -> None:
+    del index["manifests"][0]["platform"]["architecture"]
+
+
+def _platform_mismatch(index: dict[str, Any]) -> None:
+    index["manifests"][0]["platform"]["architecture"] = "mips64"
+
+
+INDEX_MUTATIONS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "schema-version-1": (lambda i: i.update(schemaVersion=1), "index-schema-version"),
+    "manifest-type-on-index": (lambda i: i.update(mediaType=mt.IMAGE_MANIFEST), "index-mediatype"),
+    "manifests-not-list": (lambda i: i.update(manifests={}), "index-fields"),
+    "platform-without-architecture": (_drop_arch, "index-platform"),
+    "platform-unknown-os": (
+        lambda i: i["manifests"][0]["platform"].update(os="beos"),
+        "platform-values",
+    ),
+    "platform-not-the-config": (_platform_mismatch, "platform-matches-config"),
+    "bad-artifact-type": (lambda i: i.update(artifactType="no type"), "descriptor-artifacttype"),
+}
+
+
+@SETTINGS
+@given(
+    st.lists(st.sampled_from(["amd64", "arm64", "riscv64"]), min_size=1, max_size=3),
+    st.sampled_from(sorted(INDEX_MUTATIONS)),
+)
+def test_each_index_mutation_is_found_under_its_requirement(archs: list[str], name: str) -> None:
+    """A single broken index rule yields a finding for the requirement it belongs to."""
+    mutate, requirement = INDEX_MUTATIONS[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        found = _findings(_index_layout(Path(tmp) / "layout", archs, mutate))
+
+    assert requirement in found, found

@@ -242,3 +242,13 @@ class TestCommandLine:
 
         assert status == 1
         assert "'../evil'" in capsys.readouterr().err
+
+
+def test_whiteout_under_missing_directory_creates_nothing(tmp_path: Path) -> None:
+    """A whiteout below a directory that does not exist is a no-op, not a new directory."""
+    layer = img.LayerBuilder().file("keep").whiteout("absent/dir/x").tar()
+    root = tmp_path / "rootfs"
+
+    unpack.unpack(_layout(tmp_path / "layout", layer), "t", root)
+
+    assert sorted(p.name for p in root.iterdir()) == ["keep"]
