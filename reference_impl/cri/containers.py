@@ -19,7 +19,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from reference_impl.cri import oci
-from reference_impl.cri.context import Context
+from reference_impl.cri.context import CGROUP_ROOT, Context
 from reference_impl.cri.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -157,7 +157,9 @@ def _mounts(config: pb.ContainerConfig, pod_dir: Path) -> list[dict[str, Any]]:
     return mounts
 
 
-def _namespaces(sec: pb.LinuxContainerSecurityContext, pod: dict[str, Any]) -> list[dict]:
+def _namespaces(
+    sec: pb.LinuxContainerSecurityContext, pod: dict[str, Any], target_pid: int = 0
+) -> list[dict]:
     opts = sec.namespace_options
     pid = pod.get("pid")
     out = [{"type": "mount"}]
@@ -173,8 +175,7 @@ def _namespaces(sec: pb.LinuxContainerSecurityContext, pod: dict[str, Any]) -> l
     if opts.pid == pb.POD:
         out.append({"type": "pid", "path": f"/proc/{pid}/ns/pid"})
     elif opts.pid == pb.TARGET:
-        target = opts.target_id
-        raise InvalidArgument(f"pid namespace TARGET ({target!r}) is not supported")
+        out.append({"type": "pid", "path": f"/proc/{target_pid}/ns/pid"})
     elif opts.pid == pb.CONTAINER:
         out.append({"type": "pid"})
     return out
@@ -287,7 +288,7 @@ class ContainerRpcs:
         if "inheritable" in process["capabilities"] and not sec.privileged:
             process["capabilities"]["inheritable"] = []
         linux: dict[str, Any] = {
-            "namespaces": _namespaces(sec, pod),
+            "namespaces": _namespaces(sec, pod, self._target_pid(sec, pod)),
             "cgroupsPath": record["cgroup"],
             "resources": oci.resources(config.linux.resources),
         }
@@ -319,6 +320,20 @@ class ContainerRpcs:
             "linux": linux,
             "annotations": dict(config.annotations),
         }
+
+    def _target_pid(self, sec: pb.LinuxContainerSecurityContext, pod: dict[str, Any]) -> int:
+        """Init pid of the running container a PID namespace TARGET names (same pod)."""
+        if sec.namespace_options.pid != pb.TARGET:
+            return 0
+        target = self.ctx.containers.resolve(sec.namespace_options.target_id)
+        if target is None or target["sandbox_id"] != pod["id"]:
+            raise NotFound(
+                f"PID namespace target {sec.namespace_options.target_id!r} is not a container "
+                f"of pod {pod['id']!r}"
+            )
+        if self._ctr_state(target)[0] != pb.CONTAINER_RUNNING:
+            raise FailedPrecondition(f"PID namespace target {target['id']!r} is not running")
+        return int(target["pid"])
 
     # -- start / stop / remove --------------------------------------------------------------
 
@@ -402,6 +417,19 @@ class ContainerRpcs:
             return pb.CONTAINER_RUNNING, None
         return pb.CONTAINER_CREATED, None
 
+    def _oom_killed(self, record: dict[str, Any]) -> bool:
+        """Whether the kernel OOM-killed in the container's memory cgroup (cached)."""
+        if "oom" not in record:
+            control = CGROUP_ROOT / "memory" / record["cgroup"].lstrip("/") / "memory.oom_control"
+            try:
+                fields = dict(line.split() for line in control.read_text().splitlines())
+            except (OSError, ValueError):
+                return False  # cgroup gone (removed) or v2: only a later read can tell
+            record = self.ctx.containers.update(
+                record["id"], oom=int(fields.get("oom_kill", "0")) > 0
+            )
+        return bool(record["oom"])
+
     def _ctr_status(self, record: dict[str, Any]) -> pb.ContainerStatus:
         config = self._ctr_config(record)
         state, exit_rec = self._ctr_state(record)
@@ -424,7 +452,7 @@ class ContainerRpcs:
             status.finished_at = int(exit_rec.get("finished_at", 0))
             status.exit_code = int(exit_rec.get("exit_code", 0))
             status.reason = "Completed" if status.exit_code == 0 else "Error"
-            if exit_rec.get("oom"):
+            if status.exit_code != 0 and self._oom_killed(record):
                 status.reason = "OOMKilled"
         res = config.linux.resources
         status.resources.linux.CopyFrom(res)
