@@ -1,17 +1,16 @@
 """The reference CRI server end to end: part of the CRI suite against it, restart, cleanup.
 
-The server runs as a subprocess (``python -m reference_impl.cri``) with its own root, state,
-socket and a CNI network (reference bridge and host-local) on a private bridge and subnet.
+The server runs as a subprocess (``python -m reference_impl.cri``, started by
+``reference_impl.cri.launcher``) with its own root, state, socket and a CNI network
+(reference bridge and host-local, Debian's portmap) on a private bridge and subnet.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 
 from conformance.core.host import is_root
 from conformance.cri import registry as registry_mod
+from reference_impl.cri.launcher import ReferenceCri
 from wire.proto.cri import api_pb2 as pb
 from wire.proto.cri import api_pb2_grpc as pb_grpc
 
@@ -30,116 +30,23 @@ ROOT = Path(__file__).resolve().parents[2]
 NETNS = Path("/var/run/netns")
 
 
-class Server:
-    """One reference CRI server process on private directories."""
-
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.sock = base / "cri.sock"
-        self.endpoint = f"unix://{self.sock}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        tag = os.getpid() % 200 + 20
-        self.bridge = f"crr{os.getpid()}"[:15]
-        conf = base / "cni"
-        conf.mkdir(parents=True, exist_ok=True)
-        plugin = {
-            "type": "bridge",
-            "bridge": self.bridge,
-            "isGateway": True,
-            "ipam": {
-                "type": "host-local",
-                "dataDir": str(base / "ipam"),
-                "ranges": [[{"subnet": f"10.234.{tag}.0/24"}]],
-                "routes": [{"dst": "0.0.0.0/0"}],
-            },
-        }
-        doc = {"cniVersion": "1.0.0", "name": f"cri-ref-{tag}", "plugins": [plugin]}
-        (conf / "10-ref.conflist").write_text(json.dumps(doc))
-
-    def start(self) -> None:
-        """Start the server and wait until Version answers."""
-        argv = [
-            sys.executable, "-m", "reference_impl.cri", "--endpoint", self.endpoint,
-            "--root", str(self.base / "root"), "--state", str(self.base / "state"),
-            "--cni-conf-dir", str(self.base / "cni"),
-        ]  # fmt: skip
-        log = open(self.base / "server.log", "ab")  # noqa: SIM115 - the child keeps it
-        self.proc = subprocess.Popen(
-            argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=log
-        )
-        log.close()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with grpc.insecure_channel(self.endpoint) as ch:
-                    pb_grpc.RuntimeServiceStub(ch).Version(pb.VersionRequest(), timeout=1)
-                return
-            except grpc.RpcError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not answer: {(self.base / 'server.log').read_text()}")
-
-    def stop(self) -> None:
-        """SIGTERM the server (pods keep running: shims are detached)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        self.proc = None
-
-    def remove_all(self) -> None:
-        """Stop and remove every pod the server knows."""
-        with grpc.insecure_channel(self.endpoint) as ch:
-            rt = pb_grpc.RuntimeServiceStub(ch)
-            for pod in rt.ListPodSandbox(pb.ListPodSandboxRequest(), timeout=30).items:
-                rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod.id), timeout=60)
-                rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod.id), timeout=60)
-
-    def leftovers(self) -> list[str]:
-        """Processes, runtime containers, mounts, netns and bridges that outlived the pods."""
-        left = []
-        state = str(self.base / "state")
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if "reference_impl.cri.shim" in cmd and state in cmd:
-                left.append(f"shim {pid}")
-        runc = subprocess.run(
-            ["runc", "--root", f"{state}/runtime", "list", "-q"], capture_output=True, text=True
-        )
-        left += [f"runtime container {c}" for c in runc.stdout.split()]
-        left += [
-            f"mount {line.split()[4]}"
-            for line in Path("/proc/self/mountinfo").read_text().splitlines()
-            if str(self.base) in line.split()[4]
-        ]
-        left += [f"pod record {p.name}" for p in (self.base / "state" / "sandboxes").glob("*")]
-        left += [f"container dir {p.name}" for p in (self.base / "root" / "containers").glob("*")]
-        return left
-
-    def cleanup_network(self) -> None:
-        """Delete the bridge the CNI plugin made (the suite's pods are gone by now)."""
-        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReferenceCri]:
     """A running reference CRI server, removed with everything it made."""
-    srv = Server(tmp_path_factory.mktemp("cri-ref"))
+    tag = os.getpid() % 200 + 20
+    srv = ReferenceCri(
+        f"10.234.{tag}.0/24", f"crr{os.getpid()}"[:15], tmp_path_factory.mktemp("cri-ref")
+    )
     srv.start()
     try:
         yield srv
     finally:
-        try:
-            if srv.proc is None:
-                srv.start()
-            srv.remove_all()
-        finally:
-            srv.stop()
-            srv.cleanup_network()
+        if srv.proc is None:
+            srv.start()
+        srv.stop()
 
 
-def _run_suite(srv: Server, report: Path, files: list[str], selection: str | None) -> dict:
+def _run_suite(srv: ReferenceCri, report: Path, files: list[str], selection: str | None) -> dict:
     argv = [
         sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
         "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
@@ -218,7 +125,7 @@ def test_pods_and_containers_survive_a_server_restart(server, tmp_path):
                 timeout=60,
             )
             rt.StartContainer(pb.StartContainerRequest(container_id=ctr.container_id))
-        server.stop()
+        server.halt()
         server.start()
         with grpc.insecure_channel(server.endpoint) as ch:
             rt = pb_grpc.RuntimeServiceStub(ch)
