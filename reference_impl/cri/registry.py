@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import platform
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,7 +230,8 @@ class RegistryClient:
         url = f"{self.base}/blobs/{digest}"
         algorithm = digest.partition(":")[0]
         hasher = hashlib.new(algorithm)
-        tmp = dest.with_name(f".{dest.name}.part")
+        # one temp file per download: two pulls sharing a layer may fetch it at the same time
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.part")
         dest.parent.mkdir(parents=True, exist_ok=True)
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
