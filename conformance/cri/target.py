@@ -1,9 +1,9 @@
 """How the suite reaches a CRI implementation, and the default target it starts without one.
 
-The bundled reference CRI server does not exist yet, so :func:`default_target` starts a
-private containerd (Debian's, with its CRI plugin, runc and the Debian CNI plugins) with its
-own root, state, socket, CNI config and bridge, pulling from the harness's registry. Switching
-the default to the reference later means changing that one function.
+:func:`default_target` starts the bundled reference CRI server (``reference_impl.cri``, see
+``docs/cri-reference.md``). :class:`PrivateContainerd` starts Debian's containerd with its CRI
+plugin, runc and the Debian CNI plugins, with its own root, state, socket, CNI config and
+bridge, pulling from the harness's registry (used by peer tests and benchmarks).
 
 Cleanup kills only what this module started: the containerd process by its pid and the
 ``containerd-shim-runc-v2`` processes whose ``-address`` is our socket, then unmounts what is
@@ -54,7 +54,7 @@ class Target:
     kind: str = "endpoint"
     description: str = ""
     details: dict[str, Any] = field(default_factory=dict)
-    process: PrivateContainerd | None = None
+    process: Any = None
 
     def stop(self) -> None:
         """Stop what the harness started for this target (nothing for a given endpoint)."""
@@ -68,21 +68,37 @@ def given_target(endpoint: str, image_endpoint: str | None) -> Target:
 
 
 def default_target(registry_host: str) -> Target:
-    """Start the default target: today a private containerd (no reference CRI server yet).
+    """Start the default target: the bundled reference CRI server (``reference_impl.cri``).
 
-    Args:
-        registry_host: ``127.0.0.1:PORT`` of the plain-HTTP registry with the test images;
-            the sandbox (pause) image is pulled from there.
+    It runs on private directories and socket, with runc and a CNI network of the reference
+    bridge and host-local plugins (Debian's portmap after them) on a bridge and /24 of its
+    own. Images come from ``registry_host`` like any other pull (loopback is plain HTTP).
+    The private containerd (:class:`PrivateContainerd`) stays available for peer runs.
     """
-    ctd = PrivateContainerd(registry_host)
-    ctd.start()
+    from reference_impl.cri.launcher import ReferenceCri
+
+    class _Reference(ReferenceCri):
+        def stop(self) -> None:
+            try:
+                super().stop()
+            finally:
+                _release_subnet(self.subnet)
+
+    base = Path(tempfile.mkdtemp(prefix="cri-ref-", dir="/var/tmp"))
+    subnet = _claim_subnet(base)
+    ref = _Reference(subnet, f"crref{subnet.split('.')[2]}", base)
+    try:
+        ref.start()
+    except RuntimeError as err:
+        ref.stop()
+        raise EnvironmentProblem(str(err)) from err
     return Target(
-        endpoint=ctd.endpoint,
-        image_endpoint=ctd.endpoint,
-        kind="default:containerd",
-        description="private containerd started by the harness (no reference CRI server yet)",
-        details={"config": str(ctd.config_path), "bridge": ctd.bridge, "subnet": ctd.subnet},
-        process=ctd,
+        endpoint=ref.endpoint,
+        image_endpoint=ref.endpoint,
+        kind="default:reference",
+        description="reference CRI server (python -m reference_impl.cri) started by the harness",
+        details={"base": str(base), "bridge": ref.bridge, "subnet": subnet},
+        process=ref,
     )
 
 
