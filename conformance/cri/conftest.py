@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import pytest
 
-from conformance.core import HarnessError, skip_host
+from conformance.core import ConfigurationError, HarnessError, skip_host
 from conformance.core.host import is_root
 from conformance.cri import registry as registry_mod
 from conformance.cri import target as target_mod
@@ -76,7 +76,12 @@ def cri_target(conformance: Any, cri_registry: Any) -> Iterator[target_mod.Targe
     if endpoint:
         target = target_mod.given_target(endpoint, conformance.option("--cri-image-endpoint"))
     else:
-        target = target_mod.default_target(registry.host)
+        start = conformance.option("--cri-start")
+        if start not in target_mod.STARTERS:
+            raise ConfigurationError(
+                f"--cri-start: expected one of {sorted(target_mod.STARTERS)}, got {start!r}"
+            )
+        target = target_mod.STARTERS[start](registry.host)
     try:
         yield target
     finally:

@@ -14,6 +14,13 @@ OPTIONS = [
         env=("CONFORMANCE_CRI_IMAGE_ENDPOINT", "IMAGE_SERVICE_ENDPOINT"),
     ),
     Option(
+        "--cri-start",
+        "without --cri-endpoint, what the harness starts: 'reference' (the bundled CRI "
+        "server) or 'containerd' (Debian's, private instance)",
+        env=("CONFORMANCE_CRI_START",),
+        default="reference",
+    ),
+    Option(
         "--cri-runtime-handler",
         "runtime handler to run pods with (RunPodSandboxRequest.runtime_handler)",
         env=("CONFORMANCE_CRI_RUNTIME_HANDLER",),

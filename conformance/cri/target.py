@@ -102,6 +102,33 @@ def default_target(registry_host: str) -> Target:
     )
 
 
+def containerd_target(registry_host: str) -> Target:
+    """Start Debian's containerd privately as the target (``--cri-start containerd``).
+
+    Args:
+        registry_host: ``127.0.0.1:PORT`` of the plain-HTTP registry with the test images;
+            the sandbox (pause) image is pulled from there.
+    """
+    ctd = PrivateContainerd(registry_host)
+    try:
+        ctd.start()
+    except EnvironmentProblem:
+        ctd.stop()
+        raise
+    return Target(
+        endpoint=ctd.endpoint,
+        image_endpoint=ctd.endpoint,
+        kind="peer:containerd",
+        description="private containerd (Debian) started by the harness",
+        details={"config": str(ctd.config_path), "bridge": ctd.bridge, "subnet": ctd.subnet},
+        process=ctd,
+    )
+
+
+STARTERS = {"reference": default_target, "containerd": containerd_target}
+"""What ``--cri-start`` can start when no endpoint is given."""
+
+
 # -- the private containerd ---------------------------------------------------------------
 
 
