@@ -299,6 +299,24 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "",
     ),
     (
+        "config-mounts-nosymfollow",
+        S,
+        "Mounts (Linux mount options)",
+        "nosymfollow makes path resolution refuse symbolic links found on that mount",
+        "config.md#linux-mount-options",
+        "",
+    ),
+    (
+        "config-mounts-recursive",
+        S,
+        "Mounts (Linux mount options)",
+        "the recursive options (rro, rnosuid, rnodev, rnoexec, ...) apply to the mount and to "
+        "every mount below it",
+        "config.md#linux-mount-options",
+        "only options the runtime lists in features.mountOptions are tried; a runtime without "
+        "features is skipped as lacking the capability",
+    ),
+    (
         "config-mounts-bind",
         M,
         "Mounts",
