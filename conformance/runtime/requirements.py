@@ -689,6 +689,17 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "",
     ),
     (
+        "linux-seccomp-notify",
+        M,
+        "Seccomp",
+        "with an SCMP_ACT_NOTIFY rule and listenerPath, the runtime connects to that unix "
+        "socket, sends the container process state naming seccompFd and passes the filter's "
+        "notification fd with SCM_RIGHTS, then closes the connection",
+        "config-linux.md#seccomp",
+        "tried only when features lists SCMP_ACT_NOTIFY; the fd is shown to be the filter's "
+        "listener by closing it: the notified call must then fail with ENOSYS",
+    ),
+    (
         "features-seccomp",
         M,
         "Features structure (Linux)",

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
+import os
 import re
+import select
+import shutil
 import signal
+import socket
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance.core import check, check_equal, skip_host
+from conformance.core import check, check_equal, current_evidence, skip_capability, skip_host
+from conformance.core.errors import Violation
 from conformance.runtime.bundle import Bundle
-from conformance.runtime.driver import Container, run_probe
+from conformance.runtime.driver import Container, Runtime, run_probe
 
 SYSCALL_HEADER = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 
@@ -115,3 +124,90 @@ def test_kill_process_action_ends_the_process(container: Container, bundle: Bund
     )
     if container.exit_code is not None:
         check_equal(container.exit_code, -int(signal.SIGSYS), "exit of the container process")
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A listening AF_UNIX stream socket at a short path (sun_path holds 108 bytes)."""
+    directory = tempfile.mkdtemp(prefix="oci-seccomp-", dir="/tmp")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(os.path.join(directory, "listener.sock"))
+        sock.listen(4)
+        yield sock
+    finally:
+        sock.close()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _receive_state(sock: socket.socket, timeout: float) -> tuple[bytes, list[int]]:
+    """Accept one connection; read it to EOF, collecting every SCM_RIGHTS fd.
+
+    Raises a Violation when nothing connects or the runtime keeps the connection open.
+    """
+    ready, _, _ = select.select([sock], [], [], timeout)
+    if not ready:
+        raise Violation("listenerPath", "a connection from the runtime", "none within the timeout")
+    conn, _ = sock.accept()
+    data, fds = b"", []
+    with conn:
+        conn.settimeout(timeout)
+        while True:
+            try:
+                chunk, got, _, _ = socket.recv_fds(conn, 65536, 8)
+            except TimeoutError as err:
+                raise Violation(
+                    "listenerPath connection", "closed after the state", "open"
+                ) from err
+            fds.extend(got)
+            if not chunk:
+                return data, fds
+            data += chunk
+
+
+@pytest.mark.requirement("linux-seccomp-notify")
+def test_notify_listener_receives_state_and_seccomp_fd(
+    runtime: Runtime, container: Container, bundle: Bundle, listener: socket.socket
+) -> None:
+    """The runtime sends the process state and the notify fd to listenerPath over SCM_RIGHTS."""
+    actions = ((runtime.features or {}).get("linux") or {}).get("seccomp") or {}
+    if "SCMP_ACT_NOTIFY" not in (actions.get("actions") or []):
+        skip_capability("seccomp SCMP_ACT_NOTIFY", "features does not list the action")
+    bundle.linux["seccomp"] = _filter(
+        "SCMP_ACT_ALLOW",
+        [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}],
+        listenerPath=listener.getsockname(),
+    )
+    bundle.probe("--try", "getppid", "--try", "getpgrp", out="report.json")
+
+    container.must_create()
+    # The runtime connects during create or at start at the latest; its connect completes
+    # on the backlog, so nothing it does blocks on us accepting.
+    ready, _, _ = select.select([listener], [], [], 5.0)
+    if not ready:
+        container.must_start()
+    data, fds = _receive_state(listener, 10.0)
+    current_evidence().attach("state sent to listenerPath", data.decode(errors="replace"))
+    try:
+        check_equal(len(fds), 1, "file descriptors passed with SCM_RIGHTS")
+        target = os.readlink(f"/proc/self/fd/{fds[0]}")
+        check_equal(target, "anon_inode:seccomp notify", "the passed fd")
+    finally:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    try:
+        state = json.loads(data)
+    except json.JSONDecodeError as err:
+        raise Violation("listenerPath data", "a JSON process state", data[:200]) from err
+    check_equal(state.get("fds"), ["seccompFd"], "process state fds")
+    check_equal((state.get("state") or {}).get("id"), container.cid, "process state state.id")
+    check_equal(state.get("pid"), container.read_pid_file(), "process state pid")
+
+    # With the only listener closed, the kernel fails every notified call with ENOSYS.
+    if container.state().get("status") == "created":
+        container.must_start()
+    container.wait()
+    report = container.probe_report("report.json")
+    check_equal(report["try"]["getppid"], {"ret": -1, "errno": errno.ENOSYS}, "getppid()")
+    check_equal(report["try"]["getpgrp"]["errno"], 0, "getpgrp() (not filtered)")
