@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import subprocess
@@ -346,3 +347,40 @@ def test_time_offsets_are_written(container: Container, bundle: Bundle) -> None:
         offsets[clock] = (int(secs), int(nanos))
     check_equal(offsets.get("monotonic"), (86400, 5), "timens_offsets monotonic")
     check_equal(offsets.get("boottime"), (3600, 0), "timens_offsets boottime")
+
+
+@contextlib.contextmanager
+def _holding(*unshare_args: str) -> Iterator[int]:
+    """A process that unshare(1) put in new namespaces; yields its pid, kills it afterwards."""
+    proc = subprocess.Popen(
+        ["unshare", *unshare_args, "--", "/bin/busybox", "sh", "-c",
+         "echo ready; exec /bin/busybox sleep 600"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            err = proc.stderr.read() if proc.stderr is not None else ""
+            raise EnvironmentProblem(f"failed to unshare {unshare_args}: {err.strip()}")
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.mark.requirement("linux-namespaces-join")
+def test_cgroup_namespace_path_is_joined(container: Container, bundle: Bundle) -> None:
+    """A cgroup namespace given by path is the one the container ends up in."""
+    with _holding("--cgroup") as holder:
+        path = f"/proc/{holder}/ns/cgroup"
+        bundle.set_namespace("cgroup", path)
+
+        report = run_probe(container, bundle)
+
+        check_equal(report["namespaces"]["cgroup"], os.readlink(path), "cgroup namespace")
