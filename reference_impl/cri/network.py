@@ -26,7 +26,7 @@ def create_netns(name: str) -> str:
     """Create the named namespace (bind-mounted under /var/run/netns); returns its path."""
     # iproute2 rather than pyroute2: pyroute2 forks a helper, and forking a process that runs
     # gRPC threads crashes the child; ip(8) is exec'd instead
-    log.debug("creating netns %s", name)
+    log.info("creating netns %s", name)
     _ip("netns", "add", name)
     return str(NETNS_DIR / name)
 
@@ -40,7 +40,7 @@ def _ip(*args: str) -> None:
 def remove_netns(name: str) -> None:
     """Unmount and remove the named namespace (no error when absent)."""
     if (NETNS_DIR / name).exists():
-        log.debug("removing netns %s", name)
+        log.info("removing netns %s", name)
         _ip("netns", "delete", name)
 
 
