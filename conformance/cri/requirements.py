@@ -169,6 +169,19 @@ REQUIREMENTS = (
         "BIDIRECTIONAL behave as rprivate, rslave and rshared.",
     ),
     _r(
+        "CRI-041",
+        MUST,
+        "Mount.image",
+        "When image volumes are supported, an image mount is read-only, not noexec and shows "
+        "the image's content (or its image_sub_path); readonly false and a missing "
+        "image_sub_path are refused.",
+        "Optional (KEP-4639, no Status flag). Probe: CreateContainer with an image mount. "
+        "UNIMPLEMENTED or an error saying unsupported/not implemented means absent; another "
+        "error means absent only when the same request without Mount.image fails with the "
+        "same code (the runtime does not decode the field), else a violation. Accepting the "
+        "mount and then not mounting the image at container_path is a violation.",
+    ),
+    _r(
         "CRI-042",
         MUST,
         "ContainerConfig.log_path",

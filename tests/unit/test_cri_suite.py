@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
+import grpc
 import pytest
 
 from conformance.core import Violation
 from conformance.cri.client import _redacted
+from conformance.cri.imagevolume import Probe, classify_create, mount_options
 from conformance.cri.logs import parse_log
 from conformance.cri.target import PrivateContainerd
 from wire.proto.cri import api_pb2 as pb
@@ -87,3 +89,61 @@ def test_recorded_pull_request_hides_credentials():
     assert "hunter2" not in json.dumps(data)
     assert "s3cr3t-registry" not in json.dumps(data)
     assert data["image"] == {"image": "r/x"}
+
+
+class TestImageVolumeProbe:
+    """The image-volume probe tells "unsupported" (a skip) from "accepted but not applied"."""
+
+    MOUNTINFO_WITH_VOLUME = (
+        "600 500 0:50 / / rw,relatime - overlay overlay rw\n"
+        "610 600 0:60 / /mnt/image ro,nosuid,nodev,relatime - overlay overlay ro\n"
+    )
+
+    def test_unimplemented_is_unsupported(self):
+        """UNIMPLEMENTED means the runtime lacks the feature."""
+        verdict = classify_create(grpc.StatusCode.UNIMPLEMENTED, "")
+
+        assert verdict is Probe.UNSUPPORTED
+
+    def test_error_saying_unsupported_is_unsupported(self):
+        """The reference's INVALID_ARGUMENT "image volumes are not supported" is a skip."""
+        message = "mount '/mnt/image': image volumes are not supported"
+
+        verdict = classify_create(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+        assert verdict is Probe.UNSUPPORTED
+
+    def test_same_error_without_the_image_field_is_unsupported(self):
+        """containerd 1.6 drops the unknown field and fails on the empty host_path both times."""
+        message = 'failed to generate spec: failed to mkdir "": mkdir : no such file or directory'
+
+        verdict = classify_create(grpc.StatusCode.UNKNOWN, message, grpc.StatusCode.UNKNOWN)
+
+        assert verdict is Probe.UNSUPPORTED
+
+    def test_error_only_with_the_image_field_is_a_violation(self):
+        """A runtime that read the image field and failed on it breaks the requirement."""
+        with pytest.raises(Violation):
+            classify_create(grpc.StatusCode.INTERNAL, "pull failed", grpc.StatusCode.OK)
+
+    def test_other_error_needs_the_control_request(self):
+        """Without the control request an unexplained error cannot be classified."""
+        with pytest.raises(ValueError):
+            classify_create(grpc.StatusCode.UNKNOWN, "mkdir failed")
+
+    def test_accepted_mount_that_is_not_mounted_is_a_violation(self):
+        """A runtime that accepts Mount.image and mounts nothing fails; it is not skipped."""
+        verdict = classify_create(grpc.StatusCode.OK, "")
+        mountinfo = "600 500 0:50 / / rw,relatime - overlay overlay rw\n"
+
+        assert verdict is Probe.ACCEPTED
+        with pytest.raises(Violation) as info:
+            mount_options(mountinfo, "/mnt/image")
+        assert "ignored" in str(info.value.got)
+
+    def test_applied_mount_reports_its_options(self):
+        """The options of an applied image volume are read from mountinfo."""
+        options = mount_options(self.MOUNTINFO_WITH_VOLUME, "/mnt/image")
+
+        assert "ro" in options
+        assert "noexec" not in options
