@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shlex
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_PREFIX = "/reference-cri"
-"""Parent cgroup of pods that name no ``cgroup_parent``."""
+"""Top of the parent cgroups of pods that name no ``cgroup_parent``; each server has its own
+parent below it (:attr:`Context.cgroup_parent`)."""
 
 
 @dataclass
@@ -52,6 +54,10 @@ class Context:
         bin_dirs = settings.cni_bin_dirs or [str(self._reference_cni_bin()), "/usr/lib/cni"]
         self.cni = Cni(settings.cni_conf_dir, bin_dirs)
         self.lock = threading.RLock()
+        # One parent per server (keyed by its state directory): a server removes its parent
+        # with its last pod, and must never remove one another server is creating pods in.
+        state_key = hashlib.sha256(str(self.state.resolve()).encode()).hexdigest()[:12]
+        self.cgroup_parent = f"{CGROUP_PREFIX}-{state_key}"
         self.pause_rootfs = self.root / "pause-rootfs"
         self._ensure_pause_rootfs()
 

@@ -21,7 +21,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from reference_impl.cri import network, oci
-from reference_impl.cri.context import CGROUP_PREFIX, Context, remove_cgroup
+from reference_impl.cri.context import Context, remove_cgroup
 from reference_impl.cri.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -155,7 +155,7 @@ class SandboxRpcs:
             for other in self.ctx.sandboxes:
                 if other["key"] == key:
                     raise AlreadyExists(f"pod {key!r} is already reserved by {other['id']!r}")
-            parent = config.linux.cgroup_parent or CGROUP_PREFIX
+            parent = config.linux.cgroup_parent or self.ctx.cgroup_parent
             record: dict[str, Any] = {
                 "id": sandbox_id,
                 "key": key,
@@ -246,7 +246,7 @@ class SandboxRpcs:
         remove_cgroup(record["cgroup"])
         if record.get("owns_cgroup_parent"):
             # our shared parent goes with its last pod (rmdir fails while others remain)
-            remove_cgroup(CGROUP_PREFIX, recursive=False)
+            remove_cgroup(self.ctx.cgroup_parent, recursive=False)
         shutil.rmtree(self.ctx.sandbox_dir(record["id"]), ignore_errors=True)
 
     @rpc

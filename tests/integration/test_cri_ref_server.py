@@ -158,5 +158,5 @@ def test_pods_and_containers_survive_a_server_restart(server, tmp_path):
     assert (echo.exit_code, echo.stdout) == (0, b"hi\n")
     assert server.leftovers() == []
     assert not (NETNS / f"cri-{pod.pod_sandbox_id[:16]}").exists()
-    pod_cgroups = Path("/sys/fs/cgroup").glob(f"*/reference-cri/pod{pod.pod_sandbox_id[:16]}")
+    pod_cgroups = Path("/sys/fs/cgroup").glob(f"*/reference-cri-*/pod{pod.pod_sandbox_id[:16]}")
     assert list(pod_cgroups) == []
