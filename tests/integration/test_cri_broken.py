@@ -9,10 +9,6 @@ answers must fail in its results.json while an untouched test still passes.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
@@ -22,6 +18,7 @@ import grpc
 import pytest
 
 from conformance.core.host import is_root
+from conformance.core.selfrun import run_suite
 from conformance.cri import registry as registry_mod
 from conformance.cri import target as target_mod
 from wire.proto.cri import api_pb2 as pb
@@ -31,7 +28,6 @@ pytestmark = [
     pytest.mark.skipif(not is_root(), reason="needs root to run containerd"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = "/runtime.v1.RuntimeService/"
 
 
@@ -114,33 +110,18 @@ def broken_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
 def _run_suite(
     endpoint: dict[str, Any], report: Path, selection: str
 ) -> dict[str, tuple[str, str]]:
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "--rootdir",
-        str(ROOT),
-        "-c",
-        str(ROOT / "pyproject.toml"),
-        str(ROOT / "conformance" / "cri"),
+    run = run_suite(
+        "cri",
+        report,
         "-k",
         selection,
-        "--cri-endpoint",
-        endpoint["endpoint"],
-        "--cri-registry",
-        endpoint["registry"],
-        "--report-dir",
-        str(report),
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=300)
-    document = json.loads((report / "cri" / "results.json").read_text())
+        f"--cri-endpoint={endpoint['endpoint']}",
+        f"--cri-registry={endpoint['registry']}",
+        timeout=300,
+    )
     return {
-        t["nodeid"].rsplit("::", 1)[-1]: (t["outcome"], t.get("message", "")[:500])
-        for t in document["tests"]
+        name: (record["outcome"], record.get("message", "")[:500])
+        for name, record in run.records().items()
     }
 
 

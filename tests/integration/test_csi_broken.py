@@ -8,15 +8,11 @@ results.json.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from conformance.core.selfrun import run_suite
 
 FAULTS = "skip-validation,missing-is-ok,duplicate-names,accept-any-token,hide-snapshot-metadata"
 """All deliberate faults at once: each breaks a different rule, so one run shows them all."""
@@ -60,32 +56,19 @@ def broken_run(tmp_path_factory) -> dict:
     """Results of the suite run once against the reference with every fault switched on."""
     if os.geteuid() != 0:
         pytest.skip("the suite needs root to start the reference driver")
-    report = tmp_path_factory.mktemp("csi-broken")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CSI_REFERENCE_FAULTS": FAULTS}
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-q",
+    run = run_suite(
+        "csi",
+        tmp_path_factory.mktemp("csi-broken"),
         "-n",
         "0",
-        "--rootdir",
-        str(ROOT),
-        str(ROOT / "conformance" / "csi"),
-        "--level",
-        "should",
-        "--report-dir",
-        str(report),
+        "--level=should",
         "-k",
         _selection(),
-    ]
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
-    results = report / "csi" / "results.json"
-    assert results.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert proc.returncode == 1, "the suite must fail against a broken driver"
-    return json.loads(results.read_text())
+        env={"CSI_REFERENCE_FAULTS": FAULTS},
+        timeout=300,
+    )
+    assert run.returncode == 1, "the suite must fail against a broken driver"
+    return run.document
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_FAILURES))

@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from conformance.core.selfrun import run_suite
 
 # Tests that need the backend to attach (NodeStageVolume) or extend a volume.
 NEEDS_ATTACH = (
@@ -83,36 +82,21 @@ def ember(tmp_path):
 @pytest.mark.slow
 def test_suite_against_ember_csi_has_only_declared_deviations(ember, tmp_path):
     """Against ember-csi every test passes, skips by capability, or is a declared deviation."""
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-q",
+    run = run_suite(
+        "csi",
+        tmp_path / "report",
         "-n",
         "0",
-        "--rootdir",
-        str(ROOT),
-        str(ROOT / "conformance" / "csi"),
-        "--level",
-        "should",
-        "--csi-endpoint",
-        ember,
-        "--csi-volume-size",
-        str(1 << 30),
-        "--implementation",
-        "ember-csi",
-        "--report-dir",
-        str(tmp_path / "report"),
+        "--level=should",
+        f"--csi-endpoint={ember}",
+        f"--csi-volume-size={1 << 30}",
+        "--implementation=ember-csi",
         "-k",
         f"not ({NEEDS_ATTACH})",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        timeout=600,
+    )
 
-    subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
-
-    document = json.loads((tmp_path / "report" / "csi" / "results.json").read_text())
+    document = run.document
     outcomes = {t["nodeid"].split("::")[-1]: t["outcome"] for t in document["tests"]}
     assert document["target"]["name"] == "conf.ember-csi.io"
     bad = {n: o for n, o in outcomes.items() if o in ("failed", "error")}

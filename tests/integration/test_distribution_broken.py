@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.distribution.runner import outcomes, run_suite
+from conformance.core.selfrun import run_suite
 from conformance.distribution.target import ReferenceRegistry
 
 pytestmark = pytest.mark.slow
@@ -44,8 +44,10 @@ def test_suite_catches_each_fault(group: str, tmp_path: Path) -> None:
     names = [n for checks in cases.values() for n in checks]
     selector = " or ".join(n.split("[")[0] for n in names) + " or test_base_endpoint_answers_200"
     with ReferenceRegistry(tmp_path / "reg", faults=tuple(cases)) as registry:
-        doc = run_suite(tmp_path / "report", "--registry-url", registry.url, "-k", selector)
-    got = outcomes(doc)
+        doc = run_suite(
+            "distribution", tmp_path / "report", "--registry-url", registry.url, "-k", selector
+        )
+    got = doc.outcomes()
     for fault, checks in cases.items():
         for name in checks:
             assert got.get(name) == "failed", f"{fault}: {name} -> {got.get(name)}"
@@ -56,6 +58,7 @@ def test_plain_text_errors_fail_the_error_code_checks(tmp_path: Path) -> None:
     """A registry sending non-JSON error bodies fails the error-code (SHOULD) checks."""
     with ReferenceRegistry(tmp_path / "reg", faults=("plain-text-errors",)) as registry:
         doc = run_suite(
+            "distribution",
             tmp_path / "report",
             "--registry-url",
             registry.url,
@@ -64,7 +67,7 @@ def test_plain_text_errors_fail_the_error_code_checks(tmp_path: Path) -> None:
             "-k",
             "names_blob_unknown or names_manifest_unknown or test_unknown_blob_returns_404",
         )
-    got = outcomes(doc)
+    got = doc.outcomes()
     assert got["test_unknown_blob_error_names_blob_unknown"] == "failed"
     assert got["test_unknown_manifest_error_names_manifest_unknown"] == "failed"
     assert got["test_unknown_blob_returns_404[GET]"] == "passed"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.distribution.runner import outcomes, run_suite
+from conformance.core.selfrun import run_suite
 from conformance.distribution.target import DockerRegistry
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
@@ -33,6 +33,7 @@ def test_docker_registry_fails_only_by_declared_deviations(
 ) -> None:
     """Against docker-registry, every failure is a known deviation with a reason."""
     doc = run_suite(
+        "distribution",
         tmp_path,
         "-n",
         "2",
@@ -41,12 +42,12 @@ def test_docker_registry_fails_only_by_declared_deviations(
         "--implementation",
         "docker-registry",
     )
-    got = outcomes(doc)
+    got = doc.outcomes()
     unexplained = {n: o for n, o in got.items() if o in ("failed", "error")}
-    assert not unexplained, doc["_stdout"][-4000:]
+    assert not unexplained, doc.output_tail()
     deviated = {n for n, o in got.items() if o == "known-deviation"}
     # The ones distribution 2.8 is known for: no referrers API, no tag pagination.
     assert any("referrers" in n for n in deviated)
     assert "test_n_zero_returns_no_tags_and_no_link" in deviated
     assert got["test_base_endpoint_answers_200"] == "passed"
-    assert doc["summary"]["passed"] > 80
+    assert doc.document["summary"]["passed"] > 80

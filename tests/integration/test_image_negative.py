@@ -26,9 +26,13 @@ REPO = THIS.parents[2]
 if str(REPO) not in sys.path:  # when run as the broken tool
     sys.path.insert(0, str(REPO))
 
-from conformance.image.runner import outcomes, run_suite, with_outcome  # noqa: E402
+from conformance.core.selfrun import SuiteRun, run_suite  # noqa: E402
 
 # -- the broken producer --------------------------------------------------------------------
+
+
+def _image_suite(tmp_path: Path, *options: str) -> SuiteRun:
+    return run_suite("image", tmp_path / "report", "--level=should", *options)
 
 
 class _Layout:
@@ -263,16 +267,16 @@ def _tool(*args: str) -> str:
 def test_broken_producer_fails_every_matching_check(tmp_path: Path) -> None:
     """Each defect a producer writes (one image per defect) makes the check for it fail,
     and no test ends in an error (bad input gives findings, never a crash or a hang)."""
-    results = run_suite(tmp_path, "--image-producer", _tool("produce", "all", "{dest}"))
+    results = _image_suite(tmp_path, "--image-producer", _tool("produce", "all", "{dest}"))
 
-    got = outcomes(results)
+    got = results.outcomes()
     missed = {
         mode: got.get(f"{test}[producer]")
         for mode, (_, test) in PRODUCERS.items()
         if got.get(f"{test}[producer]") != "failed"
     }
     assert missed == {}
-    assert with_outcome(results, "error") == set()
+    assert results.with_outcome("error") == set()
 
 
 @pytest.mark.parametrize("mode", ["wrong-size", "bad-diff-id"])
@@ -280,18 +284,18 @@ def test_single_defect_fails_only_its_own_checks(mode: str, tmp_path: Path) -> N
     """A layout with a single defect fails the check for that defect and nothing unrelated."""
     expected = PRODUCERS[mode][1]
 
-    results = run_suite(tmp_path, "--image-producer", _tool("produce", mode, "{dest}"))
+    results = _image_suite(tmp_path, "--image-producer", _tool("produce", mode, "{dest}"))
 
-    assert with_outcome(results, "failed") == {f"{expected}[producer]"}
+    assert results.with_outcome("failed") == {f"{expected}[producer]"}
 
 
 def test_naive_unpacker_fails_whiteout_and_confinement_checks(tmp_path: Path) -> None:
     """An unpacker that extracts layers as plain tars fails the whiteout and escape tests."""
-    results = run_suite(
+    results = _image_suite(
         tmp_path, "--image-unpacker", _tool("unpack", "naive", "{layout}", "{ref}", "{dest}")
     )
 
-    failed = with_outcome(results, "failed")
+    failed = results.with_outcome("failed")
     assert {
         "test_whiteout_removes_lower_file_and_directory",
         "test_opaque_whiteout_hides_lower_children_wherever_it_sits",
@@ -299,7 +303,7 @@ def test_naive_unpacker_fails_whiteout_and_confinement_checks(tmp_path: Path) ->
         "test_writes_through_relative_symlink_stay_inside",
         "test_hard_links_to_outside_are_not_made",
     } <= failed
-    assert with_outcome(results, "error") == set()
+    assert results.with_outcome("error") == set()
 
 
 def main(argv: list[str]) -> int:

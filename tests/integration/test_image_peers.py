@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conformance.image.runner import run_suite, with_outcome
+from conformance.core.selfrun import SuiteRun, run_suite
 
 pytestmark = pytest.mark.peer
 
@@ -29,14 +29,18 @@ UMOCI_REPACK = (
 )
 
 
+def _image_suite(tmp_path: Path, *options: str) -> SuiteRun:
+    return run_suite("image", tmp_path / "report", "--level=should", *options)
+
+
 def _needs(tool: str) -> None:
     if shutil.which(tool) is None:
         pytest.skip(f"{tool} is not installed")
 
 
-def _deviated_requirements(results: dict) -> set[str]:
+def _deviated_requirements(results: SuiteRun) -> set[str]:
     return {
-        t["deviation"]["requirement"] for t in results["tests"] if t["outcome"] == "known-deviation"
+        t["deviation"]["requirement"] for t in results.tests if t["outcome"] == "known-deviation"
     }
 
 
@@ -47,37 +51,37 @@ class TestProducers:
         """skopeo's copy validates apart from the index.json mediaType it leaves out."""
         _needs("skopeo")
 
-        results = run_suite(
+        results = _image_suite(
             tmp_path, "--image-producer", "skopeo copy oci:{kit}:base oci:{dest}:base"
         )
 
-        assert results["target"]["name"] == "skopeo"
-        assert with_outcome(results, "failed", "error") == set()
+        assert results.document["target"]["name"] == "skopeo"
+        assert results.with_outcome("failed", "error") == set()
         assert _deviated_requirements(results) == {"index-mediatype-present"}
-        assert "test_diff_ids_are_uncompressed_layer_digests[producer]" in with_outcome(
-            results, "passed"
+        assert "test_diff_ids_are_uncompressed_layer_digests[producer]" in results.with_outcome(
+            "passed"
         )
 
     def test_skopeo_copy_of_multiarch_index(self, tmp_path: Path) -> None:
         """skopeo copies the whole multi-platform index; platforms still match the configs."""
         _needs("skopeo")
 
-        results = run_suite(
+        results = _image_suite(
             tmp_path,
             "--image-producer",
             "skopeo copy --multi-arch all oci:{kit}:multiarch oci:{dest}:multi",
         )
 
-        assert with_outcome(results, "failed", "error") == set()
-        assert "test_platform_matches_the_image_config[producer]" in with_outcome(results, "passed")
+        assert results.with_outcome("failed", "error") == set()
+        assert "test_platform_matches_the_image_config[producer]" in results.with_outcome("passed")
 
     def test_umoci_new_image(self, tmp_path: Path) -> None:
         """umoci init+new writes an empty image: only SHOULD-level deviations remain."""
         _needs("umoci")
 
-        results = run_suite(tmp_path, "--image-producer", UMOCI_NEW, "--implementation", "umoci")
+        results = _image_suite(tmp_path, "--image-producer", UMOCI_NEW, "--implementation", "umoci")
 
-        assert with_outcome(results, "failed", "error") == set()
+        assert results.with_outcome("failed", "error") == set()
         assert _deviated_requirements(results) == {
             "index-mediatype-present",
             "manifest-mediatype-present",
@@ -88,10 +92,12 @@ class TestProducers:
         """umoci repack of a changed kit image (a deleted file becomes a whiteout) validates."""
         _needs("umoci")
 
-        results = run_suite(tmp_path, "--image-producer", UMOCI_REPACK, "--implementation", "umoci")
+        results = _image_suite(
+            tmp_path, "--image-producer", UMOCI_REPACK, "--implementation", "umoci"
+        )
 
-        assert with_outcome(results, "failed", "error", "known-deviation") == set()
-        assert "test_whiteouts_are_empty_regular_files[producer]" in with_outcome(results, "passed")
+        assert results.with_outcome("failed", "error", "known-deviation") == set()
+        assert "test_whiteouts_are_empty_regular_files[producer]" in results.with_outcome("passed")
 
 
 class TestUnpackers:
@@ -101,26 +107,26 @@ class TestUnpackers:
         """umoci refuses or neutralises every escape and applies whiteouts correctly."""
         _needs("umoci")
 
-        results = run_suite(
+        results = _image_suite(
             tmp_path, "--image-unpacker", "umoci raw unpack --image {layout}:{ref} {dest}"
         )
 
-        assert results["target"]["name"] == "umoci"
-        assert with_outcome(results, "failed", "error", "known-deviation") == set()
-        assert len(with_outcome(results, "passed")) >= 19
+        assert results.document["target"]["name"] == "umoci"
+        assert results.with_outcome("failed", "error", "known-deviation") == set()
+        assert len(results.with_outcome("passed")) >= 19
 
     def test_oci_image_tool_unpack_deviations(self, tmp_path: Path) -> None:
         """oci-image-tool fails exactly its declared deviations, including the absolute
         symlink escape."""
         _needs("oci-image-tool")
 
-        results = run_suite(
+        results = _image_suite(
             tmp_path,
             "--image-unpacker",
             "oci-image-tool unpack --ref name={ref} {layout} {dest}",
         )
 
-        assert with_outcome(results, "failed", "error") == set()
+        assert results.with_outcome("failed", "error") == set()
         assert _deviated_requirements(results) == {
             "unpack-whiteout-lower-only",
             "unpack-opaque-whiteout",
@@ -129,10 +135,10 @@ class TestUnpackers:
             "unpack-replace",
             "unpack-confinement",
         }
-        assert "test_writes_through_absolute_symlink_stay_inside" in with_outcome(
-            results, "known-deviation"
+        assert "test_writes_through_absolute_symlink_stay_inside" in results.with_outcome(
+            "known-deviation"
         )
-        assert "test_dotdot_entries_stay_inside" in with_outcome(results, "passed")
+        assert "test_dotdot_entries_stay_inside" in results.with_outcome("passed")
 
 
 @pytest.fixture
@@ -185,9 +191,9 @@ class TestRegistryFetch:
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
 
-        results = run_suite(tmp_path, "--image-ref", f"{registry}/kit/multi:v1")
+        results = _image_suite(tmp_path, "--image-ref", f"{registry}/kit/multi:v1")
 
-        assert with_outcome(results, "failed", "error") == set()
-        assert "test_diff_ids_are_uncompressed_layer_digests[registry]" in with_outcome(
-            results, "passed"
+        assert results.with_outcome("failed", "error") == set()
+        assert "test_diff_ids_are_uncompressed_layer_digests[registry]" in results.with_outcome(
+            "passed"
         )

@@ -7,15 +7,11 @@ flag that breaks a behaviour, selects the tests that guard that behaviour, and a
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from conformance.core.selfrun import run_suite
 
 CASES = {
     "ignore-weights": (
@@ -38,35 +34,19 @@ CASES = {
 
 
 def _run_suite(flag: str, selection: str, report_dir: Path) -> dict[str, object]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "conformance.smi",
-        "-p",
-        "no:cacheprovider",
-        "-q",
+    run = run_suite(
+        "smi",
+        report_dir,
         "-n",
         "0",
-        "--level",
-        "should",
+        "--level=should",
         "-k",
         selection,
         f"--smi-reference-args={flag}",
-        "--smi-requests",
-        "300",
-        "--report-dir",
-        str(report_dir),
-    ]
-    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
-    results = report_dir / "smi" / "results.json"
-    assert results.exists(), (
-        f"no results.json; pytest said:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+        "--smi-requests=300",
+        timeout=400,
     )
-    return json.loads(results.read_text())
+    return run.document
 
 
 @pytest.mark.slow
