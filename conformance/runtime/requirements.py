@@ -477,7 +477,9 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "Namespaces",
         "a namespace with a path is joined",
         "config-linux.md#namespaces",
-        "",
+        "tried for every type; a user or time namespace is joined without uidMappings, "
+        "gidMappings or timeOffsets, which the spec makes optional and which only the "
+        "namespace's creator can write (runtime-spec#961, #1237)",
     ),
     (
         "linux-namespaces-wrong-type",
@@ -581,7 +583,9 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "Rootfs Mount Propagation",
         "rootfsPropagation sets the propagation of the container's root mount",
         "config-linux.md#rootfs-mount-propagation",
-        "",
+        "observed with the bundle's rootfs made a shared mount on the host: mountinfo tags of "
+        "/ and whether a host mount below the rootfs reaches the container (slave: it must, "
+        "private and unbindable: it must not, shared: recorded only)",
     ),
     (
         "linux-cgroups-path",

@@ -396,7 +396,10 @@ def _child_a(config: dict[str, Any], bundle: str, ctx: dict[str, Any]) -> None:
             raise ConfigError(f"linux.namespaces[{i}].path", err.strerror or str(err)) from err
         os.close(fd)
         if kind == "user":
+            _check_joined_maps(linux, i)
             _become_root()
+        elif kind == "time":
+            _check_joined_offsets(linux, i)
     if "user" in new:
         kernel.unshare(kernel.CLONE_NEWUSER)
         sock.send(b"U")
@@ -411,8 +414,46 @@ def _child_a(config: dict[str, Any], bundle: str, ctx: dict[str, Any]) -> None:
         _write_time_offsets(linux["timeOffsets"])
     pid_b = os.fork()
     if pid_b == 0:
-        _child_main(sock, lambda: _child_b(config, bundle, ctx, userns="user" in new))
+        # A joined user namespace refuses mknod just like a new one.
+        userns = any(ns["type"] == "user" for ns in entries)
+        _child_main(sock, lambda: _child_b(config, bundle, ctx, userns=userns))
     sock.send(b"P%d" % pid_b)
+
+
+def _check_joined_maps(linux: dict[str, Any], index: int) -> None:
+    """Mappings given with a joined user namespace must be the ones it already has: a map is
+    written once, by whoever made the namespace (user_namespaces(7))."""
+    for key, name in (("uidMappings", "uid_map"), ("gidMappings", "gid_map")):
+        wanted = linux.get(key)
+        if not wanted:
+            continue
+        # Read from inside the namespace, the map is relative to its parent, as in the config.
+        with open(f"/proc/self/{name}") as fh:
+            have = sorted(tuple(int(x) for x in line.split()) for line in fh if line.strip())
+        asked = sorted((m["containerID"], m["hostID"], m["size"]) for m in wanted)
+        if have != asked:
+            raise ConfigError(
+                f"linux.{key}",
+                f"differ from the {name} of the user namespace joined by "
+                f"linux.namespaces[{index}].path ({have}); leave them out when joining",
+            )
+
+
+def _check_joined_offsets(linux: dict[str, Any], index: int) -> None:
+    """timeOffsets with a joined time namespace must be the ones it has: offsets can only be
+    written before the first process enters a time namespace (time_namespaces(7))."""
+    wanted = linux.get("timeOffsets")
+    if not wanted:
+        return
+    with open("/proc/self/timens_offsets") as fh:
+        have = {parts[0]: (int(parts[1]), int(parts[2])) for parts in map(str.split, fh)}
+    for clock, offset in wanted.items():
+        if have.get(clock) != (offset.get("secs", 0), offset.get("nanosecs", 0)):
+            raise ConfigError(
+                f"linux.timeOffsets.{clock}",
+                f"differs from the time namespace joined by linux.namespaces[{index}].path "
+                f"({have.get(clock)}); leave timeOffsets out when joining",
+            )
 
 
 def _become_root() -> None:
