@@ -116,6 +116,18 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "",
     ),
     (
+        "delete-created",
+        M,
+        "Delete",
+        "delete of a created container either fails and leaves it created with its process "
+        "alive, or succeeds and removes its process, state entry and cgroup",
+        "runtime.md#delete",
+        "an interpretation: the spec makes deleting any container that is not stopped an "
+        "error with no effect, while runc, crun and runsc delete a created one "
+        "(runc#1774, runtime-spec#1186); either way passes if nothing is left half done, "
+        "and which way the runtime went is recorded",
+    ),
+    (
         "delete-releases",
         M,
         "Delete",
@@ -136,7 +148,8 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "error-no-effect",
         M,
         "Errors",
-        "a failed create leaves the host as before: no state entry, no process, no cgroup",
+        "an operation that fails (create, start, kill, delete) leaves the host as before: "
+        "no state entry, process, mount, cgroup or network namespace added or removed",
         "runtime.md#errors",
         "",
     ),
