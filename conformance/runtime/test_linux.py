@@ -327,7 +327,7 @@ PROPAGATION_TAGS = {
     "slave": ({"master"}, {"shared", "unbindable"}, True),
     "unbindable": ({"unbindable"}, {"shared", "master"}, False),
 }
-"""rootfsPropagation → (mountinfo tags / must carry, tags it must not carry, whether a mount
+"""rootfsPropagation → (tags the root mount must carry, tags it must not carry, whether a mount
 the host makes below the rootfs afterwards shows up in the container; ``None``: not judged,
 since a shared root may or may not be a peer of the host's mount)."""
 
@@ -352,9 +352,9 @@ def _shared_host_mount(rootfs: Path) -> Iterator[Path]:
 
 
 def _tag_kinds(optional: tuple[str, ...]) -> set[str]:
-    return {t.split(":")[0] for t in optional if t.split(":")[0] in ("shared", "master")} | (
-        {"unbindable"} if "unbindable" in optional else set()
-    )
+    """The propagation kinds among mountinfo's optional fields (shared:N, master:N,
+    unbindable)."""
+    return {t.partition(":")[0] for t in optional} & {"shared", "master", "unbindable"}
 
 
 @pytest.mark.requirement("linux-rootfs-propagation")

@@ -191,4 +191,5 @@ def test_suite_fails_the_leaky_behaviours(broken_runtime: list[str], tmp_path: P
 
     results = json.loads((report_dir / "runtime" / "results.json").read_text())
     outcomes = {t["nodeid"].split("::")[-1]: t["outcome"] for t in results["tests"]}
-    assert outcomes == LEAKY_EXPECTED, proc.stdout[-3000:]
+    odd = {t["nodeid"]: t["message"][:800] for t in results["tests"] if t["outcome"] == "error"}
+    assert outcomes == LEAKY_EXPECTED, (odd, proc.stdout[-3000:])
