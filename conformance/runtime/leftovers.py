@@ -19,6 +19,7 @@ import subprocess
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from conformance.core.errors import EnvironmentProblem
 from conformance.runtime.driver import alive
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -78,9 +79,9 @@ def _processes(marks: tuple[str, ...]) -> list[str]:
             stat = (entry / "stat").read_text()
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while it was being read
         named = any(m in cmdline or cwd.startswith(m) for m in marks)
         if (ppid == me or named) and alive(int(entry.name)):
             found.append(f"{entry.name} {cmdline.strip()[:120]}")
@@ -111,9 +112,11 @@ def _network_namespaces() -> list[str]:
     """Named network namespaces: ``/run/netns`` entries and what ``ip netns list`` shows."""
     names = [f"/run/netns/{p.name}" for p in _entries(NETNS_DIR)]
     try:
-        res = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10)
+        res = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=30)
     except FileNotFoundError:
         return names
+    except subprocess.TimeoutExpired as err:
+        raise EnvironmentProblem("`ip netns list` did not answer within 30 s") from err
     names += [f"ip netns {line.split()[0]}" for line in res.stdout.splitlines() if line.strip()]
     return names
 
