@@ -34,6 +34,12 @@ OPTIONS = [
         kind="bool",
     ),
     Option(
+        "--runtime-cgroup-view",
+        "which cgroup hierarchies the invocation shows the runtime: host (the host's layout) "
+        "or unified (a wrapper mounts the host's cgroup2 hierarchy as its /sys/fs/cgroup)",
+        env=("CONFORMANCE_RUNTIME_CGROUP_VIEW",),
+    ),
+    Option(
         "--runtime-root",
         "state directory passed as --root (default: a private temporary directory)",
         env=("CONFORMANCE_RUNTIME_ROOT",),

@@ -5,6 +5,11 @@ hierarchies carry the limits, as runc does. ``cgroupsPath`` is taken relative to
 hierarchy's root, whether or not it starts with ``/`` (a relative path is runtime-defined,
 config-linux.md#cgroups-path); systemd-style ``slice:prefix:name`` paths become
 ``slice/prefix-name.scope``. When it is absent the container gets ``/<id>``.
+
+:func:`preflight` checks what depends on the host (huge page sizes, the hugetlb controller,
+``unified`` keys) before anything is created, so such a config fails with the field named and
+nothing to undo. On cgroup v2 the device allow list becomes a BPF_CGROUP_DEVICE program
+(``_device_program``), as there is no devices controller there.
 """
 
 from __future__ import annotations
@@ -57,6 +62,86 @@ def mounted_hierarchies() -> tuple[dict[str, str], str | None]:
                         continue
                     v1[opt] = point
     return v1, v2
+
+
+HUGEPAGES = "/sys/kernel/mm/hugepages"
+
+
+def page_size_name(kib: int) -> str:
+    """The kernel's name of a huge page size in hugetlb file names: 2048 KiB is ``2MB``."""
+    for unit, scale in (("GB", 1 << 20), ("MB", 1 << 10)):
+        if kib >= scale and kib % scale == 0:
+            return f"{kib // scale}{unit}"
+    return f"{kib}KB"
+
+
+def huge_page_sizes() -> list[str]:
+    """The huge page sizes of this kernel, by their hugetlb file names."""
+    try:
+        entries = os.listdir(HUGEPAGES)
+    except OSError:
+        return []
+    kibs = [e[len("hugepages-") : -len("kB")] for e in entries if e.startswith("hugepages-")]
+    return [page_size_name(int(k)) for k in sorted(kibs, key=int) if k.isdigit()]
+
+
+def preflight(resources: dict[str, Any]) -> None:
+    """Refuse what this host cannot apply before anything is created, naming the field."""
+    v1, v2 = mounted_hierarchies()
+    base = "linux.resources"
+    limits = resources.get("hugepageLimits") or []
+    if limits:
+        sizes = huge_page_sizes()
+        for i, hp in enumerate(limits):
+            if hp["pageSize"] not in sizes:
+                raise ConfigError(
+                    f"{base}.hugepageLimits[{i}].pageSize",
+                    f"{hp['pageSize']!r} is not a huge page size of this kernel "
+                    f"(it has: {', '.join(sizes) or 'none'})",
+                )
+        offered = set(v1) if v1 else _v2_controllers(v2)
+        if "hugetlb" not in offered:
+            where = "the v1 hierarchies" if v1 else f"the cgroup2 hierarchy {v2}"
+            raise ConfigError(
+                f"{base}.hugepageLimits",
+                f"the hugetlb controller is not in {where} this runtime manages",
+            )
+    unified = resources.get("unified") or {}
+    if unified and v1:
+        raise ConfigError(
+            f"{base}.unified",
+            "needs cgroup v2: this runtime manages the v1 hierarchies of this host",
+        )
+    for key in unified:
+        _check_unified_key(key, v2)
+
+
+def _v2_controllers(point: str | None) -> set[str]:
+    if point is None:
+        return set()
+    try:
+        with open(os.path.join(point, "cgroup.controllers")) as fh:
+            return set(fh.read().split())
+    except OSError:
+        return set()
+
+
+def _check_unified_key(key: str, v2: str | None) -> None:
+    field = f"linux.resources.unified.{key}"
+    if "/" in key or key.startswith(".") or "." not in key:
+        raise ConfigError(field, "is not a cgroup interface file name")
+    controller = key.split(".", 1)[0]
+    offered = _v2_controllers(v2)
+    # Core files (cgroup.*, the pressure files) exist without a controller.
+    if controller == "cgroup" or controller in offered:
+        return
+    if v2 is not None and os.path.exists(os.path.join(v2, key)):
+        return
+    raise ConfigError(
+        field,
+        f"the {controller} controller is not available in {v2} "
+        f"(cgroup.controllers: {' '.join(sorted(offered)) or 'none'})",
+    )
 
 
 def normalise_path(cgroups_path: str | None, container_id: str) -> str:
@@ -211,17 +296,29 @@ def _makedirs(point: str, target: str, cpuset: bool) -> list[str]:
         parent, current = current, os.path.join(current, part)
         try:
             os.mkdir(current, 0o755)
+            created.append(current)
         except FileExistsError:
-            continue
-        created.append(current)
+            pass
         if cpuset:
-            # A new v1 cpuset starts empty and refuses tasks until cpus and mems are set.
-            for name in ("cpuset.cpus", "cpuset.mems"):
-                with open(os.path.join(parent, name)) as src:
-                    value = src.read().strip()
-                with open(os.path.join(current, name), "w") as dst:
-                    dst.write(value)
+            _fill_cpuset(parent, current)
     return created
+
+
+def _fill_cpuset(parent: str, path: str) -> None:
+    """Give an empty v1 cpuset its parent's cpus and mems.
+
+    A new v1 cpuset starts empty and refuses tasks (ENOSPC) until both are set. Existing
+    directories are checked too: another create may have made the shared parent a moment
+    ago and not filled it yet, and writing the same value twice is harmless.
+    """
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        with open(os.path.join(path, name)) as fh:
+            if fh.read().strip():
+                continue
+        with open(os.path.join(parent, name)) as src:
+            value = src.read().strip()
+        with open(os.path.join(path, name), "w") as dst:
+            dst.write(value)
 
 
 def _enable_v2_controllers(point: str, rel: str) -> None:
@@ -300,15 +397,12 @@ def _apply_v1(ctrl: dict[str, str], res: dict[str, Any]) -> None:
         _set(ctrl, "pids", "pids.max", "max" if limit < 0 else limit, f"{base}.pids.limit")
     _apply_blkio_v1(ctrl, res.get("blockIO") or {})
     for i, hp in enumerate(res.get("hugepageLimits") or []):
-        name = f"hugetlb.{hp['pageSize']}.limit_in_bytes"
-        _set(ctrl, "hugetlb", name, hp["limit"], f"{base}.hugepageLimits[{i}].pageSize")
+        _set_hugetlb(ctrl, "hugetlb", hp, "limit_in_bytes", f"{base}.hugepageLimits[{i}]")
     net = res.get("network") or {}
     _set(ctrl, "net_cls", "net_cls.classid", net.get("classID"), f"{base}.network.classID")
     for i, prio in enumerate(net.get("priorities") or []):
         value = f"{prio['name']} {prio['priority']}"
         _set(ctrl, "net_prio", "net_prio.ifpriomap", value, f"{base}.network.priorities[{i}]")
-    if res.get("unified"):
-        raise ConfigError(f"{base}.unified", "needs a cgroup v2 host (this host uses cgroup v1)")
 
 
 def _apply_blkio_v1(ctrl: dict[str, str], blk: dict[str, Any]) -> None:
@@ -358,9 +452,21 @@ def _apply_v2(path: str, res: dict[str, Any]) -> None:
     if pids is not None:
         _set(ctrl, "v2", "pids.max", "max" if pids < 0 else pids, f"{base}.pids.limit")
     for i, hp in enumerate(res.get("hugepageLimits") or []):
-        name = f"hugetlb.{hp['pageSize']}.max"
-        _set(ctrl, "v2", name, hp["limit"], f"{base}.hugepageLimits[{i}].pageSize")
+        _set_hugetlb(ctrl, "v2", hp, "max", f"{base}.hugepageLimits[{i}]")
     for key, value in (res.get("unified") or {}).items():
-        if "/" in key or key.startswith("."):
-            raise ConfigError(f"{base}.unified.{key}", "is not a cgroup file name")
+        # Written as given, after the mapped fields, so a key wins over its mapped twin.
         _set(ctrl, "v2", key, value, f"{base}.unified.{key}")
+
+
+def _set_hugetlb(ctrl: dict[str, str], controller: str, hp: Any, suffix: str, field: str) -> None:
+    """The page fault limit and, where the kernel has it, the reservation limit.
+
+    config-linux.md#huge-page-limits makes the limit a reservation limit when the kernel
+    supports one (``rsvd`` files, Linux 5.7) and a page fault limit otherwise; both are set,
+    as other runtimes do, so usage without a reservation is capped too.
+    """
+    size = hp["pageSize"]
+    _set(ctrl, controller, f"hugetlb.{size}.{suffix}", hp["limit"], f"{field}.pageSize")
+    rsvd = f"hugetlb.{size}.rsvd.{suffix}"
+    if os.path.exists(os.path.join(ctrl.get(controller, ""), rsvd)):
+        _set(ctrl, controller, rsvd, hp["limit"], f"{field}.pageSize")

@@ -167,6 +167,7 @@ def _preflight(config: dict[str, Any], opts: Options) -> None:
     adj = proc.get("oomScoreAdj")
     if adj is not None:
         _probe_oom_score_adj(adj)
+    cg_mod.preflight(config["linux"].get("resources") or {})
 
 
 def _probe_oom_score_adj(adj: int) -> None:
