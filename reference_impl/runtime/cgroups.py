@@ -214,15 +214,15 @@ class Cgroups:
         return result
 
     def apply_devices(self, rules: list[dict[str, Any]]) -> None:
-        """Write the device allow list (v1 only; v2 needs a BPF program, see below)."""
+        """Apply the device allow list: v1 devices files, or a v2 BPF device program."""
         if not rules:
             return
-        path = None if self.v2 else self.controllers().get("devices")
-        if path is None:
-            # DEVIATION(linux-cgroups-devices): v2 device control needs a BPF_CGROUP_DEVICE
-            # program, which this runtime does not load; rules are not enforced on v2 hosts.
-            log.warning("linux.resources.devices: not enforced without a v1 devices hierarchy")
+        if self.v2:
+            _attach_device_program(self.dirs[0], rules)
             return
+        path = self.controllers().get("devices")
+        if path is None:
+            raise HostError("linux.resources.devices: no v1 devices hierarchy is mounted")
         for i, rule in enumerate(rules):
             line = _device_rule(rule)
             name = "devices.allow" if rule["allow"] else "devices.deny"
@@ -353,6 +353,127 @@ def _device_rule(rule: dict[str, Any]) -> str:
     major_s = "*" if major is None or major < 0 else str(major)
     minor_s = "*" if minor is None or minor < 0 else str(minor)
     return f"{kind} {major_s}:{minor_s} {rule.get('access') or 'rwm'}"
+
+
+# BPF_CGROUP_DEVICE (linux/bpf.h): the program sees struct bpf_cgroup_dev_ctx {u32 access_type
+# (access << 16 | type); u32 major; u32 minor} and returns 1 to allow, 0 to deny (EPERM).
+_DEV_TYPES = {"b": 1, "c": 2}
+_DEV_ACCESS = {"m": 1, "r": 2, "w": 4}
+_BPF_SYSCALL = {"x86_64": 321, "aarch64": 280}
+_BPF_PROG_LOAD, _BPF_PROG_ATTACH = 5, 8
+_BPF_PROG_TYPE_CGROUP_DEVICE, _BPF_CGROUP_DEVICE, _BPF_F_ALLOW_MULTI = 15, 6, 2
+
+
+def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    return (
+        bytes((code, src << 4 | dst))
+        + off.to_bytes(2, "little", signed=True)
+        + (imm.to_bytes(4, "little", signed=True))
+    )
+
+
+def _rule_block(rule: dict[str, Any]) -> list[tuple[int, int, int, int]]:
+    """One rule as (code, dst, src, imm) steps; a jump (0x55/0x15) skips the rest of it."""
+    steps = []
+    kind = rule.get("type") or "a"
+    if kind != "a":
+        steps.append((0x55, 2, 0, _DEV_TYPES[kind]))  # if type != T: next rule
+    for reg, key in ((4, "major"), (5, "minor")):
+        value = rule.get(key)
+        if value is not None and value >= 0:
+            steps.append((0x55, reg, 0, value))  # if number != N: next rule
+    access = 0
+    for letter in rule.get("access") or "rwm":
+        access |= _DEV_ACCESS[letter]
+    steps.append((0xBF, 6, 3, 0))  # r6 = requested access
+    if rule["allow"]:
+        steps += [(0x57, 6, 0, 7 & ~access), (0x55, 6, 0, 0)]  # allow only a subset
+    else:
+        steps += [(0x57, 6, 0, access), (0x15, 6, 0, 0)]  # deny any overlap
+    steps += [(0xB7, 0, 0, int(bool(rule["allow"]))), (0x95, 0, 0, 0)]  # return verdict
+    return steps
+
+
+def device_program(rules: list[dict[str, Any]]) -> bytes:
+    """The eBPF instructions of a device filter equivalent to v1 allow/deny rules.
+
+    Rules are tried from the last to the first and the first that matches decides, which is
+    how a v1 list built in order behaves (a later rule overrides an earlier one); a request
+    no rule matches is allowed, as in a new v1 cgroup below an unrestricted parent.
+    """
+    code = [
+        _insn(0x61, 2, 1, 0),  # r2 = ctx->access_type
+        _insn(0xBF, 3, 2),  # r3 = r2
+        _insn(0x57, 2, imm=0xFFFF),  # r2 &= 0xffff: device type
+        _insn(0x77, 3, imm=16),  # r3 >>= 16: requested access
+        _insn(0x61, 4, 1, 4),  # r4 = ctx->major
+        _insn(0x61, 5, 1, 8),  # r5 = ctx->minor
+    ]
+    for rule in reversed(rules):
+        steps = _rule_block(rule)
+        for i, (op, dst, src, imm) in enumerate(steps):
+            jump = op in (0x55, 0x15)
+            code.append(_insn(op, dst, src, len(steps) - i - 1 if jump else 0, imm))
+    code += [_insn(0xB7, 0, imm=1), _insn(0x95)]
+    return b"".join(code)
+
+
+def _bpf(cmd: int, attr: bytes) -> int:
+    import ctypes
+    import platform
+
+    nr = _BPF_SYSCALL.get(platform.machine())
+    if nr is None:
+        raise HostError(f"linux.resources.devices: bpf(2) is not wired for {platform.machine()}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    ret = int(libc.syscall(nr, cmd, buf, len(attr)))
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise HostError(f"linux.resources.devices: bpf command {cmd} failed: {os.strerror(err)}")
+    return ret
+
+
+def _attach_device_program(path: str, rules: list[dict[str, Any]]) -> None:
+    """Load the rules (and the default devices) as a BPF program attached to ``path``."""
+    import ctypes
+
+    defaults = [_parse_rule(line) for line in DEFAULT_DEVICE_RULES]
+    insns = device_program([*rules, *defaults])
+    prog = ctypes.create_string_buffer(insns, len(insns))
+    license_ = ctypes.create_string_buffer(b"GPL")
+    attr = (
+        _BPF_PROG_TYPE_CGROUP_DEVICE.to_bytes(4, "little")
+        + (len(insns) // 8).to_bytes(4, "little")
+        + ctypes.addressof(prog).to_bytes(8, "little")
+        + ctypes.addressof(license_).to_bytes(8, "little")
+    ).ljust(128, b"\0")
+    log.debug("loading a device program of %d instructions for %s", len(insns) // 8, path)
+    prog_fd = _bpf(_BPF_PROG_LOAD, attr)
+    dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        attach = b"".join(
+            n.to_bytes(4, "little")
+            for n in (dir_fd, prog_fd, _BPF_CGROUP_DEVICE, _BPF_F_ALLOW_MULTI)
+        ).ljust(32, b"\0")
+        log.debug("attaching the device program to %s", path)
+        _bpf(_BPF_PROG_ATTACH, attach)
+    finally:
+        os.close(dir_fd)
+        os.close(prog_fd)
+
+
+def _parse_rule(line: str) -> dict[str, Any]:
+    """A ``c 1:3 rwm`` line of DEFAULT_DEVICE_RULES as a config rule."""
+    kind, numbers, access = line.split()
+    major, minor = numbers.split(":")
+    return {
+        "allow": True,
+        "type": kind,
+        "major": -1 if major == "*" else int(major),
+        "minor": -1 if minor == "*" else int(minor),
+        "access": access,
+    }
 
 
 def _set(ctrl: dict[str, str], controller: str, name: str, value: Any, field: str) -> None:
