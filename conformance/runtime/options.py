@@ -23,7 +23,8 @@ OPTIONS = [
     ),
     Option(
         "--runtime-preset",
-        "ready-made invocation for a known runtime on this kind of host: runc, crun, runsc",
+        "ready-made invocation for a known runtime on this kind of host: runc, crun, runsc; "
+        "runc-cgroup2 and reference-cgroup2 take their cgroup v2 path on a hybrid host",
         env=("CONFORMANCE_RUNTIME_PRESET",),
     ),
     Option(

@@ -67,6 +67,13 @@ PRESETS: dict[str, Preset] = {
         "--oci-seccomp applies the config's seccomp filter inside the sandbox",
         cgroups=False,
     ),
+    "runc-cgroup2": Preset(
+        "runc",
+        wrapper="cgroup2-view.sh",
+        why="runc's cgroup v2 manager: a private mount namespace per call whose "
+        "/sys/fs/cgroup is the host's cgroup2 hierarchy",
+        cgroup_view="unified",
+    ),
     "reference-cgroup2": Preset(
         REFERENCE_MODULE,
         wrapper="cgroup2-view.sh",
