@@ -43,16 +43,22 @@ def _require(view: CgroupView, controller: str) -> None:
         skip_host(reason)
 
 
-def _limit_file(view: CgroupView, pid: int, controller: str, v1: str, v2: str) -> Path:
-    """The file of ``controller`` in ``pid``'s cgroup: the v1 name, or the v2 one."""
-    directory = view.directory(controller, membership(pid))
+def _cgroup_dir(view: CgroupView, pid: int, controller: str) -> Path:
+    """The directory of ``pid``'s cgroup in the hierarchy holding ``controller``."""
+    members = membership(pid)
+    directory = view.directory(controller, members)
     if directory is None:
         raise Violation(
             f"/proc/{pid}/cgroup",
-            f"membership of a {view.mode} hierarchy holding {controller}",
-            membership(pid),
+            f"membership of a {view.mode} hierarchy holding {controller or 'cgroup2'}",
+            members,
         )
-    return directory / (v1 if view.mode == "v1" else v2)
+    return directory
+
+
+def _limit_file(view: CgroupView, pid: int, controller: str, v1: str, v2: str) -> Path:
+    """The file of ``controller`` in ``pid``'s cgroup: the v1 name, or the v2 one."""
+    return _cgroup_dir(view, pid, controller) / (v1 if view.mode == "v1" else v2)
 
 
 @pytest.fixture
@@ -290,8 +296,7 @@ def test_unified_keys_are_written_verbatim(
     cgroup_bundle.linux["resources"] = {"unified": unified}
     container.must_create()
 
-    directory = cgroup_view.directory("", membership(container.pid or 0))
-    assert directory is not None  # v2 view, and every process has a cgroup2 membership
+    directory = _cgroup_dir(cgroup_view, container.pid or 0, "")
     got = {key: (directory / key).read_text().strip() for key in unified}
 
     check_equal(got, unified, f"files in {directory}")
