@@ -11,7 +11,9 @@ drops hugepageLimits, unified and a zero pids limit fails exactly those tests.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -65,8 +67,11 @@ def _failures(run: SuiteRun) -> list[str]:
     return sorted(run.with_outcome("failed", "error"))
 
 
-def _leftovers() -> list[str]:
-    return [str(p) for p in Path("/sys/fs/cgroup").glob("*/conformance/conf-*")]
+def _leftovers(run: SuiteRun) -> list[str]:
+    """cgroup directories left for the containers of this run (other runs may share the host)."""
+    ids = set(re.findall(r"conf-[0-9a-f]{10}", json.dumps(run.document)))
+    found = Path("/sys/fs/cgroup").glob("*/conformance/conf-*")
+    return [str(p) for p in found if p.name in ids]
 
 
 def test_reference_passes_the_cgroup_tests_in_its_v2_mode(tmp_path: Path) -> None:
@@ -86,7 +91,7 @@ def test_reference_passes_the_cgroup_tests_in_its_v2_mode(tmp_path: Path) -> Non
     passed = run.with_outcome("passed")
     assert V2_ONLY | {"test_unified_key_of_an_absent_controller_fails_create"} <= passed
     assert {t for t in passed if t.startswith("test_device_allow_list_is_enforced")}, passed
-    assert _leftovers() == []
+    assert _leftovers(run) == []
 
 
 def test_runc_in_its_v2_mode_has_only_known_deviations(tmp_path: Path) -> None:
@@ -106,7 +111,7 @@ def test_runc_in_its_v2_mode_has_only_known_deviations(tmp_path: Path) -> None:
 
     assert _failures(run) == [], run.output_tail()
     assert {"test_unified_keys_are_written_verbatim"} <= run.with_outcome("passed")
-    assert _leftovers() == []
+    assert _leftovers(run) == []
 
 
 @pytest.mark.parametrize(
@@ -143,4 +148,4 @@ def test_dropped_resources_fail_their_tests(
     )
 
     assert set(_failures(run)) == expected_failures, run.output_tail()
-    assert _leftovers() == []
+    assert _leftovers(run) == []
