@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from conformance.core import skip_host
-from conformance.core.errors import HarnessError
+from conformance.core.errors import ConfigurationError, HarnessError
 from conformance.runtime import target as target_mod
 from conformance.runtime.bundle import CGROUP_PARENT, Bundle, base_config
 from conformance.runtime.driver import Container, Runtime, alive, become_subreaper
@@ -73,6 +73,12 @@ def runtime(conformance: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     target = _resolve_target(conformance, root.resolve())
     if conformance.option("--runtime-no-cgroups"):
         target.cgroups = False
+    view = conformance.option("--runtime-cgroup-view")
+    if view:
+        if view not in target_mod.CGROUP_VIEWS:
+            choices = ", ".join(target_mod.CGROUP_VIEWS)
+            raise ConfigurationError(f"--runtime-cgroup-view {view!r}: choose one of {choices}")
+        target.cgroup_view = view
     ident = target.identify()
     features = target.features()
     rt = Runtime(
@@ -94,6 +100,7 @@ def runtime(conformance: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
         features=features is not None,
         how=target.how,
         cgroups=target.cgroups,
+        cgroup_view=target.cgroup_view,
         root=str(root),
     )
     become_subreaper()

@@ -23,7 +23,8 @@ OPTIONS = [
     ),
     Option(
         "--runtime-preset",
-        "ready-made invocation for a known runtime on this kind of host: runc, crun, runsc",
+        "ready-made invocation for a known runtime on this kind of host: runc, crun, runsc; "
+        "runc-cgroup2 and reference-cgroup2 take their cgroup v2 path on a hybrid host",
         env=("CONFORMANCE_RUNTIME_PRESET",),
     ),
     Option(
@@ -32,6 +33,12 @@ OPTIONS = [
         env=("CONFORMANCE_RUNTIME_NO_CGROUPS",),
         default=False,
         kind="bool",
+    ),
+    Option(
+        "--runtime-cgroup-view",
+        "which cgroup hierarchies the invocation shows the runtime: host (the host's layout) "
+        "or unified (a wrapper mounts the host's cgroup2 hierarchy as its /sys/fs/cgroup)",
+        env=("CONFORMANCE_RUNTIME_CGROUP_VIEW",),
     ),
     Option(
         "--runtime-root",

@@ -421,6 +421,22 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "since v1.1",
     ),
     (
+        "config-process-apparmor",
+        M,
+        "Linux process",
+        "apparmorProfile is the AppArmor profile the process runs under",
+        "config.md#linux-process",
+        "tested when AppArmor is enabled and has a profile loaded",
+    ),
+    (
+        "config-process-selinux",
+        M,
+        "Linux process",
+        "selinuxLabel is the SELinux context the process runs with",
+        "config.md#linux-process",
+        "tested when SELinux is enabled and the policy names a container process context",
+    ),
+    (
         "config-process-nnp",
         M,
         "Linux process",
@@ -626,6 +642,14 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "",
     ),
     (
+        "linux-cgroups-pids-zero",
+        M,
+        "PIDs",
+        "pids.limit 0 is a limit like any other: pids.max becomes 0 and no task can be forked",
+        "config-linux.md#pids",
+        "since v1.3 (runtime-spec#1279): 0 no longer reads as unlimited; -1 means max",
+    ),
+    (
         "linux-cgroups-cpu",
         M,
         "CPU",
@@ -640,6 +664,43 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "resources.devices decides which device nodes the container may open",
         "config-linux.md#allowed-device-list",
         "",
+    ),
+    (
+        "linux-cgroups-hugetlb",
+        M,
+        "Huge page limits",
+        "each hugepageLimits entry limits its page size: the reservation limit (rsvd) where "
+        "the kernel has one, else the page fault limit",
+        "config-linux.md#huge-page-limits",
+        "tested where the hugetlb controller is in a hierarchy the runtime manages; on a "
+        "hybrid host it may exist only in the unified hierarchy",
+    ),
+    (
+        "linux-cgroups-hugetlb-invalid",
+        M,
+        "Huge page limits",
+        "a pageSize with no matching hugetlb control file fails create",
+        "config-linux.md#huge-page-limits",
+        "the size must match a control file; a limit the runtime cannot apply is an error "
+        "(runtime.md#create)",
+    ),
+    (
+        "linux-cgroups-unified",
+        M,
+        "Unified",
+        "every unified key is written unchanged to the file of that name in the container's "
+        "cgroup v2 directory, keys unknown to the runtime included, with the controllers it "
+        "needs enabled",
+        "config-linux.md#unified",
+        "since v1.1; tested where the runtime manages a cgroup2 hierarchy",
+    ),
+    (
+        "linux-cgroups-unified-unknown",
+        M,
+        "Unified",
+        "a unified key naming a controller that is absent or cannot be enabled fails create",
+        "config-linux.md#unified",
+        "since v1.1; also on v1 hosts, where no unified key can be applied",
     ),
     (
         "linux-seccomp-errno",
@@ -672,6 +733,14 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "SCMP_ACT_KILL_PROCESS ends the process on the call",
         "config-linux.md#seccomp",
         "",
+    ),
+    (
+        "linux-mount-label",
+        M,
+        "Mount Label",
+        "mountLabel is the SELinux context of the container's mounts",
+        "config-linux.md#mount-label",
+        "tested when SELinux is enabled; observed as the context= option of a tmpfs mount",
     ),
     (
         "linux-personality",

@@ -36,6 +36,10 @@ class Preset:
         args: global arguments it needs here.
         wrapper: a script from ``presets/`` prefixed to every call, or empty.
         why: one line naming the host limitation the preset works around.
+        cgroups: whether the invocation manages cgroups at all.
+        cgroup_view: ``host`` (the runtime sees the host's cgroup layout) or ``unified`` (the
+            wrapper shows it the host's cgroup2 hierarchy as a pure v2 ``/sys/fs/cgroup``).
+        reference: the binary is the bundled reference runtime, not a command on PATH.
     """
 
     binary: str
@@ -43,6 +47,8 @@ class Preset:
     wrapper: str = ""
     why: str = ""
     cgroups: bool = True
+    cgroup_view: str = "host"
+    reference: bool = False
 
 
 PRESETS: dict[str, Preset] = {
@@ -61,7 +67,25 @@ PRESETS: dict[str, Preset] = {
         "--oci-seccomp applies the config's seccomp filter inside the sandbox",
         cgroups=False,
     ),
+    "runc-cgroup2": Preset(
+        "runc",
+        wrapper="cgroup2-view.sh",
+        why="runc's cgroup v2 manager: a private mount namespace per call whose "
+        "/sys/fs/cgroup is the host's cgroup2 hierarchy",
+        cgroup_view="unified",
+    ),
+    "reference-cgroup2": Preset(
+        REFERENCE_MODULE,
+        wrapper="cgroup2-view.sh",
+        why="the reference's cgroup v2 code path: a private mount namespace per call whose "
+        "/sys/fs/cgroup is the host's cgroup2 hierarchy",
+        cgroup_view="unified",
+        reference=True,
+    ),
 }
+
+CGROUP_VIEWS = ("host", "unified")
+"""How the runtime sees cgroups: the host's layout, or the host's cgroup2 hierarchy alone."""
 
 
 @dataclass
@@ -73,6 +97,8 @@ class RuntimeTarget:
         global_args: arguments placed before every subcommand (before ``--root``).
         root: the private state directory passed as ``--root``.
         how: why this target was chosen (recorded with the results).
+        cgroups: whether the invocation manages cgroups (cgroup tests skip otherwise).
+        cgroup_view: which cgroup hierarchies the runtime sees (see :data:`CGROUP_VIEWS`).
     """
 
     command: list[str]
@@ -80,6 +106,7 @@ class RuntimeTarget:
     root: Path = Path()
     how: str = ""
     cgroups: bool = True
+    cgroup_view: str = "host"
 
     def argv(self, *args: str) -> list[str]:
         """The full command line of one runtime operation."""
@@ -172,13 +199,28 @@ def resolve(
             raise ConfigurationError(
                 f"--runtime-preset {preset!r}: choose one of {known}"
             ) from None
-        binary = runtime or shutil.which(chosen.binary) or chosen.binary
         if not prefix and chosen.wrapper:
             # Through sh: an installed package may not keep the script's executable bit.
             prefix = ["/bin/sh", str(PRESET_DIR / chosen.wrapper)]
-        command = [*prefix, *shlex.split(binary)]
+        if runtime:
+            binary = shlex.split(runtime)
+        elif chosen.reference:
+            if not reference_available():
+                raise ConfigurationError(
+                    f"--runtime-preset {preset!r}: {REFERENCE_MODULE} is not installed"
+                )
+            binary = [sys.executable, "-m", REFERENCE_MODULE]
+        else:
+            binary = [shutil.which(chosen.binary) or chosen.binary]
         how = f"preset {preset}: {chosen.why}"
-        return RuntimeTarget(command, [*chosen.args, *args], root, how, chosen.cgroups)
+        return RuntimeTarget(
+            [*prefix, *binary],
+            [*chosen.args, *args],
+            root,
+            how,
+            chosen.cgroups,
+            chosen.cgroup_view,
+        )
     if runtime:
         return RuntimeTarget([*prefix, *shlex.split(runtime)], args, root, "--runtime")
     command, how = default_command()

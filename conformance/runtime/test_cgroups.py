@@ -7,11 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from conformance.core import check, check_equal, skip_config, skip_host
+from conformance.core import (
+    Violation,
+    check,
+    check_equal,
+    current_evidence,
+    skip_config,
+    skip_host,
+)
 from conformance.runtime.bundle import CGROUP_PARENT, Bundle
+from conformance.runtime.cgroupfs import (
+    CgroupView,
+    host_mounts,
+    huge_page_sizes,
+    membership,
+    view_for,
+)
 from conformance.runtime.driver import Container, Runtime, run_probe
-
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 def _needs_cgroups(runtime: Runtime) -> None:
@@ -19,38 +31,34 @@ def _needs_cgroups(runtime: Runtime) -> None:
         skip_config("this invocation of the runtime runs without cgroup management")
 
 
-def _membership(pid: int) -> dict[str, str]:
-    """Controller (``""`` for the v2 hierarchy) → cgroup path of ``pid``."""
-    found = {}
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        for controller in controllers.split(",") if controllers else [""]:
-            found[controller] = path
-    return found
+@pytest.fixture(scope="session")
+def cgroup_view(runtime: Runtime) -> CgroupView:
+    """The hierarchies the runtime manages, as its invocation shows them (see cgroupfs)."""
+    return view_for(runtime.target.cgroup_view)
 
 
-def _mount_of(controller: str) -> Path | None:
-    """Where the hierarchy of ``controller`` (``""``: cgroup2) is mounted on the host."""
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        head, _, tail = line.partition(" - ")
-        fstype, _, opts = [*tail.split(), "", "", ""][:3]
-        point = head.split()[4]
-        if controller == "" and fstype == "cgroup2":
-            return Path(point)
-        if fstype == "cgroup" and controller in opts.split(","):
-            return Path(point)
-    return None
+def _require(view: CgroupView, controller: str) -> None:
+    reason = view.unreachable(controller)
+    if reason:
+        skip_host(reason)
 
 
-def _limit_file(pid: int, v1: tuple[str, str], v2: str) -> Path:
-    """The limit file of ``pid``'s cgroup: the v1 controller's, else the v2 one."""
-    members = _membership(pid)
-    controller, name = v1
-    if controller in members and (mount := _mount_of(controller)) is not None:
-        return mount / members[controller].lstrip("/") / name
-    if "" in members and (mount := _mount_of("")) is not None:
-        return mount / members[""].lstrip("/") / v2
-    skip_host(f"no {controller} controller hierarchy is mounted")
+def _cgroup_dir(view: CgroupView, pid: int, controller: str) -> Path:
+    """The directory of ``pid``'s cgroup in the hierarchy holding ``controller``."""
+    members = membership(pid)
+    directory = view.directory(controller, members)
+    if directory is None:
+        raise Violation(
+            f"/proc/{pid}/cgroup",
+            f"membership of a {view.mode} hierarchy holding {controller or 'cgroup2'}",
+            members,
+        )
+    return directory
+
+
+def _limit_file(view: CgroupView, pid: int, controller: str, v1: str, v2: str) -> Path:
+    """The file of ``controller`` in ``pid``'s cgroup: the v1 name, or the v2 one."""
+    return _cgroup_dir(view, pid, controller) / (v1 if view.mode == "v1" else v2)
 
 
 @pytest.fixture
@@ -66,7 +74,7 @@ def test_process_is_placed_in_cgroups_path(container: Container, cgroup_bundle: 
     """The created container's process is in the cgroup cgroupsPath names."""
     container.must_create()
 
-    members = _membership(container.pid or 0)
+    members = membership(container.pid or 0)
 
     expected = cgroup_bundle.linux["cgroupsPath"]
     placed = [c for c, path in members.items() if path == expected]
@@ -74,27 +82,57 @@ def test_process_is_placed_in_cgroups_path(container: Container, cgroup_bundle: 
 
 
 @pytest.mark.requirement("linux-cgroups-memory")
-def test_memory_limit_is_applied(container: Container, cgroup_bundle: Bundle) -> None:
+def test_memory_limit_is_applied(
+    container: Container, cgroup_bundle: Bundle, cgroup_view: CgroupView
+) -> None:
     """resources.memory.limit is the cgroup's memory limit."""
+    _require(cgroup_view, "memory")
     limit = 96 * 1024 * 1024
     cgroup_bundle.linux["resources"] = {"memory": {"limit": limit}}
     container.must_create()
 
-    path = _limit_file(container.pid or 0, ("memory", "memory.limit_in_bytes"), "memory.max")
+    pid = container.pid or 0
+    path = _limit_file(cgroup_view, pid, "memory", "memory.limit_in_bytes", "memory.max")
 
     check_equal(path.read_text().strip(), str(limit), str(path))
 
 
 @pytest.mark.requirement("linux-cgroups-pids")
 @pytest.mark.parametrize("limit", [64, 1])
-def test_pids_limit_is_applied(container: Container, cgroup_bundle: Bundle, limit: int) -> None:
+def test_pids_limit_is_applied(
+    container: Container, cgroup_bundle: Bundle, cgroup_view: CgroupView, limit: int
+) -> None:
     """resources.pids.limit is the cgroup's pids.max."""
+    _require(cgroup_view, "pids")
     cgroup_bundle.linux["resources"] = {"pids": {"limit": limit}}
     container.must_create()
 
-    path = _limit_file(container.pid or 0, ("pids", "pids.max"), "pids.max")
+    path = _limit_file(cgroup_view, container.pid or 0, "pids", "pids.max", "pids.max")
 
     check_equal(path.read_text().strip(), str(limit), str(path))
+
+
+@pytest.mark.requirement("linux-cgroups-pids-zero")
+def test_pids_limit_zero_forbids_new_tasks(
+    runtime: Runtime, container: Container, cgroup_bundle: Bundle, cgroup_view: CgroupView
+) -> None:
+    """pids.limit 0 is a real limit (spec 1.3): pids.max reads 0 and the process cannot fork.
+
+    The init was moved into the cgroup rather than forked there, so it still runs; only new
+    tasks are refused (EAGAIN), which the probe shows by trying one fork.
+    """
+    _require(cgroup_view, "pids")
+    cgroup_bundle.linux["resources"] = {"pids": {"limit": 0}}
+    cgroup_bundle.probe("--try", "fork", out="report.json")
+    container.must_create()
+
+    path = _limit_file(cgroup_view, container.pid or 0, "pids", "pids.max", "pids.max")
+    check_equal(path.read_text().strip(), "0", str(path))
+    container.must_start()
+    container.wait()
+    report = container.probe_report("report.json")
+
+    check_equal(report["try"]["fork"].get("errno"), errno.EAGAIN, "fork() in the container")
 
 
 @pytest.mark.requirement("delete-releases", "linux-cgroups-path")
@@ -104,8 +142,9 @@ def test_delete_removes_the_cgroup(
     """Deleting the container removes the cgroup create made for it."""
     container.must_create()
     paths = []
-    for controller, member in _membership(container.pid or 0).items():
-        mount = _mount_of(controller)
+    mounts = host_mounts()
+    for controller, member in membership(container.pid or 0).items():
+        mount = mounts.get(controller)
         if mount is not None and member == cgroup_bundle.linux["cgroupsPath"]:
             paths.append(mount / member.lstrip("/"))
     check(paths, "cgroup directories of the container", "at least one", paths)
@@ -122,15 +161,23 @@ def test_delete_removes_the_cgroup(
 @pytest.mark.requirement("linux-cgroups-devices")
 @pytest.mark.parametrize(("allowed", "expected_errno"), [(False, errno.EPERM), (True, errno.ENXIO)])
 def test_device_allow_list_is_enforced(
-    runtime: Runtime, container: Container, bundle: Bundle, allowed: bool, expected_errno: int
+    runtime: Runtime,
+    container: Container,
+    bundle: Bundle,
+    cgroup_view: CgroupView,
+    allowed: bool,
+    expected_errno: int,
 ) -> None:
     """resources.devices decides whether a device node may be opened: EPERM when denied.
 
     The node is a block device number from the range reserved for local use (240-254), with
     no driver behind it, so an allowed open fails with ENXIO and a denied one with EPERM: the
-    errno tells the cgroup's verdict.
+    errno tells the cgroup's verdict. On cgroup v2 the rules need a BPF device program
+    (there is no devices controller), so the test needs no controller there.
     """
     _needs_cgroups(runtime)
+    if cgroup_view.mode == "v1":
+        _require(cgroup_view, "devices")
     bundle.linux["cgroupsPath"] = f"/{CGROUP_PARENT}/{container.cid}"
     bundle.linux["devices"] = [
         {"path": "/dev/conf-loop", "type": "b", "major": 241, "minor": 7, "fileMode": 0o600}
@@ -153,14 +200,17 @@ def _v2_weight(shares: int) -> int:
 
 
 @pytest.mark.requirement("linux-cgroups-cpu")
-def test_cpu_shares_and_quota_are_applied(container: Container, cgroup_bundle: Bundle) -> None:
+def test_cpu_shares_and_quota_are_applied(
+    container: Container, cgroup_bundle: Bundle, cgroup_view: CgroupView
+) -> None:
     """resources.cpu shares, quota and period land in the cgroup (v1 files, or v2's)."""
+    _require(cgroup_view, "cpu")
     cgroup_bundle.linux["resources"] = {"cpu": {"shares": 512, "quota": 50000, "period": 100000}}
     container.must_create()
     pid = container.pid or 0
 
-    base = _limit_file(pid, ("cpu", "cpu.shares"), "cpu.weight").parent
-    if (base / "cpu.shares").exists():
+    base = _limit_file(cgroup_view, pid, "cpu", "cpu.shares", "cpu.weight").parent
+    if cgroup_view.mode == "v1":
         names = ("cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us")
         expected = {"cpu.shares": "512", "cpu.cfs_quota_us": "50000", "cpu.cfs_period_us": "100000"}
     else:
@@ -168,3 +218,98 @@ def test_cpu_shares_and_quota_are_applied(container: Container, cgroup_bundle: B
         expected = {"cpu.weight": str(_v2_weight(512)), "cpu.max": "50000 100000"}
     got = {name: (base / name).read_text().strip() for name in names}
     check_equal(got, expected, f"cpu controller files in {base}")
+
+
+def _huge_page(view: CgroupView) -> tuple[str, int]:
+    """The smallest huge page size (name, bytes), once hugetlb is known to be reachable."""
+    _require(view, "hugetlb")
+    sizes = huge_page_sizes()
+    if not sizes:
+        skip_host("the kernel offers no huge page sizes (/sys/kernel/mm/hugepages is empty)")
+    return next(iter(sizes.items()))
+
+
+@pytest.mark.requirement("linux-cgroups-hugetlb")
+def test_hugepage_limit_is_applied(
+    container: Container, cgroup_bundle: Bundle, cgroup_view: CgroupView
+) -> None:
+    """hugepageLimits set the hugetlb limit of each page size: the reservation limit where the
+    kernel has one (rsvd files), else the page fault limit."""
+    name, size = _huge_page(cgroup_view)
+    limit = 4 * size
+    cgroup_bundle.linux["resources"] = {"hugepageLimits": [{"pageSize": name, "limit": limit}]}
+    container.must_create()
+
+    pid = container.pid or 0
+    plain = _limit_file(
+        cgroup_view, pid, "hugetlb", f"hugetlb.{name}.limit_in_bytes", f"hugetlb.{name}.max"
+    )
+    rsvd = _limit_file(
+        cgroup_view,
+        pid,
+        "hugetlb",
+        f"hugetlb.{name}.rsvd.limit_in_bytes",
+        f"hugetlb.{name}.rsvd.max",
+    )
+    files = {p.name: p.read_text().strip() for p in (plain, rsvd) if p.exists()}
+    current_evidence().note("hugetlb files of the container's cgroup", files=files)
+    path = rsvd if rsvd.exists() else plain
+
+    check_equal(path.read_text().strip(), str(limit), str(path))
+
+
+@pytest.mark.requirement("linux-cgroups-hugetlb-invalid")
+def test_unknown_hugepage_size_fails_create(
+    runtime: Runtime, container: Container, cgroup_bundle: Bundle, cgroup_view: CgroupView
+) -> None:
+    """A pageSize with no hugetlb control file on the host fails create; no container is left."""
+    _huge_page(cgroup_view)
+    bogus = "3MB"
+    cgroup_bundle.linux["resources"] = {"hugepageLimits": [{"pageSize": bogus, "limit": 1 << 22}]}
+
+    res = container.create()
+
+    check(not res.ok, f"create with hugepageLimits pageSize {bogus}", "an error", res.returncode)
+    check(not runtime.state(container.cid).ok, "state after the failed create", "no container", "")
+
+
+def _require_v2(view: CgroupView) -> None:
+    if view.mode != "v2":
+        skip_host(
+            "unified keys are cgroup v2 files and the runtime manages v1 hierarchies here "
+            f"({view.how}); run with a cgroup2 view, e.g. --runtime-cgroup-view=unified"
+        )
+
+
+@pytest.mark.requirement("linux-cgroups-unified")
+def test_unified_keys_are_written_verbatim(
+    container: Container, cgroup_bundle: Bundle, cgroup_view: CgroupView
+) -> None:
+    """Each unified key is written, value unchanged, to the file of that name in the
+    container's cgroup, also keys no runtime maps (core files) and controller files, whose
+    controller the runtime must enable."""
+    _require_v2(cgroup_view)
+    unified = {"cgroup.max.descendants": "7", "cgroup.max.depth": "3"}
+    if not cgroup_view.unreachable("hugetlb") and (sizes := huge_page_sizes()):
+        name, size = next(iter(sizes.items()))
+        unified[f"hugetlb.{name}.max"] = str(2 * size)
+    cgroup_bundle.linux["resources"] = {"unified": unified}
+    container.must_create()
+
+    directory = _cgroup_dir(cgroup_view, container.pid or 0, "")
+    got = {key: (directory / key).read_text().strip() for key in unified}
+
+    check_equal(got, unified, f"files in {directory}")
+
+
+@pytest.mark.requirement("linux-cgroups-unified-unknown")
+def test_unified_key_of_an_absent_controller_fails_create(
+    runtime: Runtime, container: Container, cgroup_bundle: Bundle
+) -> None:
+    """A unified key naming a controller the host does not have fails create."""
+    cgroup_bundle.linux["resources"] = {"unified": {"conformance_nosuch.max": "1"}}
+
+    res = container.create()
+
+    check(not res.ok, "create with unified key conformance_nosuch.max", "an error", res.returncode)
+    check(not runtime.state(container.cid).ok, "state after the failed create", "no container", "")

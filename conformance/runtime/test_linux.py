@@ -15,6 +15,7 @@ import pytest
 
 from conformance.core import check, check_equal, current_evidence, skip_host
 from conformance.core.errors import EnvironmentProblem
+from conformance.runtime import lsm
 from conformance.runtime.bundle import Bundle
 from conformance.runtime.driver import Container, run_probe, wait_for_path
 from conformance.runtime.observe import id_map, mount_at
@@ -407,6 +408,27 @@ def test_personality_linux32_is_applied(container: Container, bundle: Bundle) ->
     report = run_probe(container, bundle)
 
     check_equal(report["machine"], "i686", "uname().machine")
+
+
+@pytest.mark.requirement("linux-mount-label")
+def test_mount_label_is_the_context_of_mounts(container: Container, bundle: Bundle) -> None:
+    """linux.mountLabel is the SELinux context of a tmpfs the config mounts (context=)."""
+    reason = lsm.selinux_off()
+    if reason:
+        skip_host(reason)
+    label = lsm.selinux_container_contexts().get("file")
+    if not label:
+        skip_host("the SELinux policy names no container file context (lxc_contexts)")
+    bundle.linux["mountLabel"] = label
+    bundle.add_mount({"destination": "/conf-label", "type": "tmpfs", "source": "tmpfs"})
+
+    report = run_probe(container, bundle)
+
+    mount = mount_at(report, "/conf-label")
+    check(mount is not None, "mountinfo", "a mount at /conf-label", None)
+    assert mount is not None
+    contexts = [o for o in mount.super_options if o.startswith("context=")]
+    check_equal([c.split("=", 1)[1].strip('"') for c in contexts], [label], "tmpfs context=")
 
 
 @pytest.mark.requirement("linux-time-offsets")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 import pytest
 
 from conformance.core import check, check_equal, current_evidence, skip_host
+from conformance.runtime import lsm
 from conformance.runtime.bundle import Bundle
 from conformance.runtime.driver import Container, run_probe
 from conformance.runtime.observe import capability_sets, env_map, status_fields
@@ -108,6 +110,7 @@ def test_capability_sets_are_exactly_the_configured_ones(
         "inheritable": ["CAP_KILL", "CAP_CHOWN"],
         "ambient": ["CAP_KILL"],
     }
+    _require_bounding(full)
     bundle.process["capabilities"] = caps
 
     report = run_probe(container, bundle)
@@ -115,6 +118,26 @@ def test_capability_sets_are_exactly_the_configured_ones(
     seen = capability_sets(report)
     for name, expected in caps.items():
         check_equal(sorted(seen[name]), sorted(expected), f"/proc/self/status {name} set")
+
+
+def _require_bounding(names: list[str]) -> None:
+    reason = lsm.missing_from_bounding_set(names)
+    if reason:
+        skip_host(reason)
+
+
+@pytest.mark.requirement("config-process-capabilities")
+def test_every_kernel_capability_can_be_granted(container: Container, bundle: Bundle) -> None:
+    """A root process given every capability the kernel defines holds all of them."""
+    every = lsm.kernel_capabilities()
+    _require_bounding(every)
+    bundle.process["capabilities"] = {k: every for k in ("bounding", "permitted", "effective")}
+
+    report = run_probe(container, bundle)
+
+    seen = capability_sets(report)
+    for name in ("bounding", "permitted", "effective"):
+        check_equal(sorted(seen[name]), sorted(every), f"/proc/self/status {name} set")
 
 
 @pytest.mark.requirement("config-process-capabilities-unknown")
@@ -235,3 +258,55 @@ def test_io_priority_is_applied(container: Container, bundle: Bundle) -> None:
 
     expected = IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT | 6
     check_equal(report["ioprio"], expected, "ioprio_get(IOPRIO_WHO_PROCESS) (class << 13 | level)")
+
+
+APPARMOR_PROFILE_ENV = "CONFORMANCE_APPARMOR_PROFILE"
+"""Names a loaded AppArmor profile that lets the probe run (else a common default is used)."""
+
+
+def _apparmor_profile() -> str:
+    reason = lsm.apparmor_off()
+    if reason:
+        skip_host(reason)
+    loaded = lsm.apparmor_profiles()
+    wanted = os.environ.get(APPARMOR_PROFILE_ENV)
+    candidates = [wanted] if wanted else ["docker-default", "containers-default-0.50.0"]
+    for name in candidates:
+        if name in loaded:
+            return name
+    skip_host(
+        f"no usable AppArmor profile is loaded in enforce mode (tried {candidates}); load one "
+        f"that lets /probe run and name it in {APPARMOR_PROFILE_ENV}"
+    )
+
+
+def _attr_current(report: dict[str, object]) -> str:
+    return str(report.get("attr_current") or "").rstrip("\0").strip()
+
+
+@pytest.mark.requirement("config-process-apparmor")
+def test_apparmor_profile_is_applied(container: Container, bundle: Bundle) -> None:
+    """process.apparmorProfile is the profile of the process (/proc/self/attr/current)."""
+    profile = _apparmor_profile()
+    bundle.process["apparmorProfile"] = profile
+
+    report = run_probe(container, bundle)
+
+    label = _attr_current(report)
+    check_equal(label.split(" (")[0], profile, "/proc/self/attr/current profile")
+
+
+@pytest.mark.requirement("config-process-selinux")
+def test_selinux_label_is_applied(container: Container, bundle: Bundle) -> None:
+    """process.selinuxLabel is the SELinux context of the process (/proc/self/attr/current)."""
+    reason = lsm.selinux_off()
+    if reason:
+        skip_host(reason)
+    label = lsm.selinux_container_contexts().get("process")
+    if not label:
+        skip_host("the SELinux policy names no container process context (lxc_contexts)")
+    bundle.process["selinuxLabel"] = label
+
+    report = run_probe(container, bundle)
+
+    check_equal(_attr_current(report), label, "/proc/self/attr/current")

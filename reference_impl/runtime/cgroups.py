@@ -5,6 +5,11 @@ hierarchies carry the limits, as runc does. ``cgroupsPath`` is taken relative to
 hierarchy's root, whether or not it starts with ``/`` (a relative path is runtime-defined,
 config-linux.md#cgroups-path); systemd-style ``slice:prefix:name`` paths become
 ``slice/prefix-name.scope``. When it is absent the container gets ``/<id>``.
+
+:func:`preflight` checks what depends on the host (huge page sizes, the hugetlb controller,
+``unified`` keys) before anything is created, so such a config fails with the field named and
+nothing to undo. On cgroup v2 the device allow list becomes a BPF_CGROUP_DEVICE program
+(``_device_program``), as there is no devices controller there.
 """
 
 from __future__ import annotations
@@ -57,6 +62,86 @@ def mounted_hierarchies() -> tuple[dict[str, str], str | None]:
                         continue
                     v1[opt] = point
     return v1, v2
+
+
+HUGEPAGES = "/sys/kernel/mm/hugepages"
+
+
+def page_size_name(kib: int) -> str:
+    """The kernel's name of a huge page size in hugetlb file names: 2048 KiB is ``2MB``."""
+    for unit, scale in (("GB", 1 << 20), ("MB", 1 << 10)):
+        if kib >= scale and kib % scale == 0:
+            return f"{kib // scale}{unit}"
+    return f"{kib}KB"
+
+
+def huge_page_sizes() -> list[str]:
+    """The huge page sizes of this kernel, by their hugetlb file names."""
+    try:
+        entries = os.listdir(HUGEPAGES)
+    except OSError:
+        return []
+    kibs = [e[len("hugepages-") : -len("kB")] for e in entries if e.startswith("hugepages-")]
+    return [page_size_name(int(k)) for k in sorted(kibs, key=int) if k.isdigit()]
+
+
+def preflight(resources: dict[str, Any]) -> None:
+    """Refuse what this host cannot apply before anything is created, naming the field."""
+    v1, v2 = mounted_hierarchies()
+    base = "linux.resources"
+    limits = resources.get("hugepageLimits") or []
+    if limits:
+        sizes = huge_page_sizes()
+        for i, hp in enumerate(limits):
+            if hp["pageSize"] not in sizes:
+                raise ConfigError(
+                    f"{base}.hugepageLimits[{i}].pageSize",
+                    f"{hp['pageSize']!r} is not a huge page size of this kernel "
+                    f"(it has: {', '.join(sizes) or 'none'})",
+                )
+        offered = set(v1) if v1 else _v2_controllers(v2)
+        if "hugetlb" not in offered:
+            where = "the v1 hierarchies" if v1 else f"the cgroup2 hierarchy {v2}"
+            raise ConfigError(
+                f"{base}.hugepageLimits",
+                f"the hugetlb controller is not in {where} this runtime manages",
+            )
+    unified = resources.get("unified") or {}
+    if unified and v1:
+        raise ConfigError(
+            f"{base}.unified",
+            "needs cgroup v2: this runtime manages the v1 hierarchies of this host",
+        )
+    for key in unified:
+        _check_unified_key(key, v2)
+
+
+def _v2_controllers(point: str | None) -> set[str]:
+    if point is None:
+        return set()
+    try:
+        with open(os.path.join(point, "cgroup.controllers")) as fh:
+            return set(fh.read().split())
+    except OSError:
+        return set()
+
+
+def _check_unified_key(key: str, v2: str | None) -> None:
+    field = f"linux.resources.unified.{key}"
+    if "/" in key or key.startswith(".") or "." not in key:
+        raise ConfigError(field, "is not a cgroup interface file name")
+    controller = key.split(".", 1)[0]
+    offered = _v2_controllers(v2)
+    # Core files (cgroup.*, the pressure files) exist without a controller.
+    if controller == "cgroup" or controller in offered:
+        return
+    if v2 is not None and os.path.exists(os.path.join(v2, key)):
+        return
+    raise ConfigError(
+        field,
+        f"the {controller} controller is not available in {v2} "
+        f"(cgroup.controllers: {' '.join(sorted(offered)) or 'none'})",
+    )
 
 
 def normalise_path(cgroups_path: str | None, container_id: str) -> str:
@@ -129,15 +214,15 @@ class Cgroups:
         return result
 
     def apply_devices(self, rules: list[dict[str, Any]]) -> None:
-        """Write the device allow list (v1 only; v2 needs a BPF program, see below)."""
+        """Apply the device allow list: v1 devices files, or a v2 BPF device program."""
         if not rules:
             return
-        path = None if self.v2 else self.controllers().get("devices")
-        if path is None:
-            # DEVIATION(linux-cgroups-devices): v2 device control needs a BPF_CGROUP_DEVICE
-            # program, which this runtime does not load; rules are not enforced on v2 hosts.
-            log.warning("linux.resources.devices: not enforced without a v1 devices hierarchy")
+        if self.v2:
+            _attach_device_program(self.dirs[0], rules)
             return
+        path = self.controllers().get("devices")
+        if path is None:
+            raise HostError("linux.resources.devices: no v1 devices hierarchy is mounted")
         for i, rule in enumerate(rules):
             line = _device_rule(rule)
             name = "devices.allow" if rule["allow"] else "devices.deny"
@@ -211,17 +296,29 @@ def _makedirs(point: str, target: str, cpuset: bool) -> list[str]:
         parent, current = current, os.path.join(current, part)
         try:
             os.mkdir(current, 0o755)
+            created.append(current)
         except FileExistsError:
-            continue
-        created.append(current)
+            pass
         if cpuset:
-            # A new v1 cpuset starts empty and refuses tasks until cpus and mems are set.
-            for name in ("cpuset.cpus", "cpuset.mems"):
-                with open(os.path.join(parent, name)) as src:
-                    value = src.read().strip()
-                with open(os.path.join(current, name), "w") as dst:
-                    dst.write(value)
+            _fill_cpuset(parent, current)
     return created
+
+
+def _fill_cpuset(parent: str, path: str) -> None:
+    """Give an empty v1 cpuset its parent's cpus and mems.
+
+    A new v1 cpuset starts empty and refuses tasks (ENOSPC) until both are set. Existing
+    directories are checked too: another create may have made the shared parent a moment
+    ago and not filled it yet, and writing the same value twice is harmless.
+    """
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        with open(os.path.join(path, name)) as fh:
+            if fh.read().strip():
+                continue
+        with open(os.path.join(parent, name)) as src:
+            value = src.read().strip()
+        with open(os.path.join(path, name), "w") as dst:
+            dst.write(value)
 
 
 def _enable_v2_controllers(point: str, rel: str) -> None:
@@ -256,6 +353,127 @@ def _device_rule(rule: dict[str, Any]) -> str:
     major_s = "*" if major is None or major < 0 else str(major)
     minor_s = "*" if minor is None or minor < 0 else str(minor)
     return f"{kind} {major_s}:{minor_s} {rule.get('access') or 'rwm'}"
+
+
+# BPF_CGROUP_DEVICE (linux/bpf.h): the program sees struct bpf_cgroup_dev_ctx {u32 access_type
+# (access << 16 | type); u32 major; u32 minor} and returns 1 to allow, 0 to deny (EPERM).
+_DEV_TYPES = {"b": 1, "c": 2}
+_DEV_ACCESS = {"m": 1, "r": 2, "w": 4}
+_BPF_SYSCALL = {"x86_64": 321, "aarch64": 280}
+_BPF_PROG_LOAD, _BPF_PROG_ATTACH = 5, 8
+_BPF_PROG_TYPE_CGROUP_DEVICE, _BPF_CGROUP_DEVICE, _BPF_F_ALLOW_MULTI = 15, 6, 2
+
+
+def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    return (
+        bytes((code, src << 4 | dst))
+        + off.to_bytes(2, "little", signed=True)
+        + (imm.to_bytes(4, "little", signed=True))
+    )
+
+
+def _rule_block(rule: dict[str, Any]) -> list[tuple[int, int, int, int]]:
+    """One rule as (code, dst, src, imm) steps; a jump (0x55/0x15) skips the rest of it."""
+    steps = []
+    kind = rule.get("type") or "a"
+    if kind != "a":
+        steps.append((0x55, 2, 0, _DEV_TYPES[kind]))  # if type != T: next rule
+    for reg, key in ((4, "major"), (5, "minor")):
+        value = rule.get(key)
+        if value is not None and value >= 0:
+            steps.append((0x55, reg, 0, value))  # if number != N: next rule
+    access = 0
+    for letter in rule.get("access") or "rwm":
+        access |= _DEV_ACCESS[letter]
+    steps.append((0xBF, 6, 3, 0))  # r6 = requested access
+    if rule["allow"]:
+        steps += [(0x57, 6, 0, 7 & ~access), (0x55, 6, 0, 0)]  # allow only a subset
+    else:
+        steps += [(0x57, 6, 0, access), (0x15, 6, 0, 0)]  # deny any overlap
+    steps += [(0xB7, 0, 0, int(bool(rule["allow"]))), (0x95, 0, 0, 0)]  # return verdict
+    return steps
+
+
+def device_program(rules: list[dict[str, Any]]) -> bytes:
+    """The eBPF instructions of a device filter equivalent to v1 allow/deny rules.
+
+    Rules are tried from the last to the first and the first that matches decides, which is
+    how a v1 list built in order behaves (a later rule overrides an earlier one); a request
+    no rule matches is allowed, as in a new v1 cgroup below an unrestricted parent.
+    """
+    code = [
+        _insn(0x61, 2, 1, 0),  # r2 = ctx->access_type
+        _insn(0xBF, 3, 2),  # r3 = r2
+        _insn(0x57, 2, imm=0xFFFF),  # r2 &= 0xffff: device type
+        _insn(0x77, 3, imm=16),  # r3 >>= 16: requested access
+        _insn(0x61, 4, 1, 4),  # r4 = ctx->major
+        _insn(0x61, 5, 1, 8),  # r5 = ctx->minor
+    ]
+    for rule in reversed(rules):
+        steps = _rule_block(rule)
+        for i, (op, dst, src, imm) in enumerate(steps):
+            jump = op in (0x55, 0x15)
+            code.append(_insn(op, dst, src, len(steps) - i - 1 if jump else 0, imm))
+    code += [_insn(0xB7, 0, imm=1), _insn(0x95)]
+    return b"".join(code)
+
+
+def _bpf(cmd: int, attr: bytes) -> int:
+    import ctypes
+    import platform
+
+    nr = _BPF_SYSCALL.get(platform.machine())
+    if nr is None:
+        raise HostError(f"linux.resources.devices: bpf(2) is not wired for {platform.machine()}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    ret = int(libc.syscall(nr, cmd, buf, len(attr)))
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise HostError(f"linux.resources.devices: bpf command {cmd} failed: {os.strerror(err)}")
+    return ret
+
+
+def _attach_device_program(path: str, rules: list[dict[str, Any]]) -> None:
+    """Load the rules (and the default devices) as a BPF program attached to ``path``."""
+    import ctypes
+
+    defaults = [_parse_rule(line) for line in DEFAULT_DEVICE_RULES]
+    insns = device_program([*rules, *defaults])
+    prog = ctypes.create_string_buffer(insns, len(insns))
+    license_ = ctypes.create_string_buffer(b"GPL")
+    attr = (
+        _BPF_PROG_TYPE_CGROUP_DEVICE.to_bytes(4, "little")
+        + (len(insns) // 8).to_bytes(4, "little")
+        + ctypes.addressof(prog).to_bytes(8, "little")
+        + ctypes.addressof(license_).to_bytes(8, "little")
+    ).ljust(128, b"\0")
+    log.debug("loading a device program of %d instructions for %s", len(insns) // 8, path)
+    prog_fd = _bpf(_BPF_PROG_LOAD, attr)
+    dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        attach = b"".join(
+            n.to_bytes(4, "little")
+            for n in (dir_fd, prog_fd, _BPF_CGROUP_DEVICE, _BPF_F_ALLOW_MULTI)
+        ).ljust(32, b"\0")
+        log.debug("attaching the device program to %s", path)
+        _bpf(_BPF_PROG_ATTACH, attach)
+    finally:
+        os.close(dir_fd)
+        os.close(prog_fd)
+
+
+def _parse_rule(line: str) -> dict[str, Any]:
+    """A ``c 1:3 rwm`` line of DEFAULT_DEVICE_RULES as a config rule."""
+    kind, numbers, access = line.split()
+    major, minor = numbers.split(":")
+    return {
+        "allow": True,
+        "type": kind,
+        "major": -1 if major == "*" else int(major),
+        "minor": -1 if minor == "*" else int(minor),
+        "access": access,
+    }
 
 
 def _set(ctrl: dict[str, str], controller: str, name: str, value: Any, field: str) -> None:
@@ -300,15 +518,12 @@ def _apply_v1(ctrl: dict[str, str], res: dict[str, Any]) -> None:
         _set(ctrl, "pids", "pids.max", "max" if limit < 0 else limit, f"{base}.pids.limit")
     _apply_blkio_v1(ctrl, res.get("blockIO") or {})
     for i, hp in enumerate(res.get("hugepageLimits") or []):
-        name = f"hugetlb.{hp['pageSize']}.limit_in_bytes"
-        _set(ctrl, "hugetlb", name, hp["limit"], f"{base}.hugepageLimits[{i}].pageSize")
+        _set_hugetlb(ctrl, "hugetlb", hp, "limit_in_bytes", f"{base}.hugepageLimits[{i}]")
     net = res.get("network") or {}
     _set(ctrl, "net_cls", "net_cls.classid", net.get("classID"), f"{base}.network.classID")
     for i, prio in enumerate(net.get("priorities") or []):
         value = f"{prio['name']} {prio['priority']}"
         _set(ctrl, "net_prio", "net_prio.ifpriomap", value, f"{base}.network.priorities[{i}]")
-    if res.get("unified"):
-        raise ConfigError(f"{base}.unified", "needs a cgroup v2 host (this host uses cgroup v1)")
 
 
 def _apply_blkio_v1(ctrl: dict[str, str], blk: dict[str, Any]) -> None:
@@ -358,9 +573,21 @@ def _apply_v2(path: str, res: dict[str, Any]) -> None:
     if pids is not None:
         _set(ctrl, "v2", "pids.max", "max" if pids < 0 else pids, f"{base}.pids.limit")
     for i, hp in enumerate(res.get("hugepageLimits") or []):
-        name = f"hugetlb.{hp['pageSize']}.max"
-        _set(ctrl, "v2", name, hp["limit"], f"{base}.hugepageLimits[{i}].pageSize")
+        _set_hugetlb(ctrl, "v2", hp, "max", f"{base}.hugepageLimits[{i}]")
     for key, value in (res.get("unified") or {}).items():
-        if "/" in key or key.startswith("."):
-            raise ConfigError(f"{base}.unified.{key}", "is not a cgroup file name")
+        # Written as given, after the mapped fields, so a key wins over its mapped twin.
         _set(ctrl, "v2", key, value, f"{base}.unified.{key}")
+
+
+def _set_hugetlb(ctrl: dict[str, str], controller: str, hp: Any, suffix: str, field: str) -> None:
+    """The page fault limit and, where the kernel has it, the reservation limit.
+
+    config-linux.md#huge-page-limits makes the limit a reservation limit when the kernel
+    supports one (``rsvd`` files, Linux 5.7) and a page fault limit otherwise; both are set,
+    as other runtimes do, so usage without a reservation is capped too.
+    """
+    size = hp["pageSize"]
+    _set(ctrl, controller, f"hugetlb.{size}.{suffix}", hp["limit"], f"{field}.pageSize")
+    rsvd = f"hugetlb.{size}.rsvd.{suffix}"
+    if os.path.exists(os.path.join(ctrl.get(controller, ""), rsvd)):
+        _set(ctrl, controller, rsvd, hp["limit"], f"{field}.pageSize")

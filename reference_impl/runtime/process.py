@@ -167,6 +167,21 @@ def _preflight(config: dict[str, Any], opts: Options) -> None:
     adj = proc.get("oomScoreAdj")
     if adj is not None:
         _probe_oom_score_adj(adj)
+    cg_mod.preflight(config["linux"].get("resources") or {})
+    _refuse_selinux_labels(config)
+
+
+def _refuse_selinux_labels(config: dict[str, Any]) -> None:
+    """SELinux labels are ignored where SELinux is off (as runc does) and refused where on."""
+    if not os.path.exists("/sys/fs/selinux/enforce"):
+        return
+    for field, value in (
+        ("process.selinuxLabel", config["process"].get("selinuxLabel")),
+        ("linux.mountLabel", config["linux"].get("mountLabel")),
+    ):
+        if value:
+            # TODO(spec v1.3): selinuxLabel and mountLabel are not applied; refused, not ignored.
+            raise ConfigError(field, "SELinux labels are not supported by this runtime")
 
 
 def _probe_oom_score_adj(adj: int) -> None:

@@ -59,7 +59,7 @@ class TestResolve:
 
     def test_unknown_preset_is_a_configuration_error(self, tmp_path: Path) -> None:
         """A preset name that does not exist names the choices."""
-        with pytest.raises(ConfigurationError, match="runc, runsc"):
+        with pytest.raises(ConfigurationError, match=r"crun, .*runc, .*runsc"):
             target_mod.resolve(None, [], None, "nope", tmp_path)
 
     def test_default_is_reference_when_installed(self, monkeypatch: pytest.MonkeyPatch) -> None:
