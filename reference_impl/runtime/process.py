@@ -161,6 +161,7 @@ def _preflight(config: dict[str, Any], opts: Options) -> None:
     namespaces = {ns["type"]: ns.get("path") for ns in config["linux"].get("namespaces", [])}
     if "mount" not in namespaces:
         raise ConfigError("linux.namespaces", "a mount namespace is required (the root changes)")
+    _check_joined_settings(config["linux"])
     proc = config["process"]
     if proc.get("terminal") and not opts.console_socket:
         raise ConfigError("process.terminal", "true needs --console-socket to pass the terminal")
@@ -411,10 +412,7 @@ def _child_a(config: dict[str, Any], bundle: str, ctx: dict[str, Any]) -> None:
             raise ConfigError(f"linux.namespaces[{i}].path", err.strerror or str(err)) from err
         os.close(fd)
         if kind == "user":
-            _check_joined_maps(linux, i)
             _become_root()
-        elif kind == "time":
-            _check_joined_offsets(linux, i)
     if "user" in new:
         kernel.unshare(kernel.CLONE_NEWUSER)
         sock.send(b"U")
@@ -433,6 +431,47 @@ def _child_a(config: dict[str, Any], bundle: str, ctx: dict[str, Any]) -> None:
         userns = any(ns["type"] == "user" for ns in entries)
         _child_main(sock, lambda: _child_b(config, bundle, ctx, userns=userns))
     sock.send(b"P%d" % pid_b)
+
+
+def _check_joined_settings(linux: dict[str, Any]) -> None:
+    """id maps or time offsets given with a joined user or time namespace must be the ones
+    it has; a forked child enters the namespace to read them, so a mismatch fails create
+    before anything exists."""
+    checks = {"time": _check_joined_offsets, "user": _check_joined_maps}
+    wanted = {"time": linux.get("timeOffsets"), "user": linux.get("uidMappings")}
+    wanted["user"] = wanted["user"] or linux.get("gidMappings")
+    # Time first: once in a joined user namespace the child has no rights on the host's.
+    joined = sorted(
+        ((i, ns["type"], ns["path"]) for i, ns in enumerate(linux.get("namespaces") or [])
+         if ns.get("path") and wanted.get(ns["type"])),
+        key=lambda j: j[1] != "time",
+    )  # fmt: skip
+    if not joined:
+        return
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the checking child: it reports one problem or nothing, then exits
+        os.close(read_end)
+        try:
+            for i, kind, path in joined:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                kernel.setns(fd, kernel.NAMESPACE_FLAGS[kind], f"{kind} namespace")
+                checks[kind](linux, i)
+        except ConfigError as err:
+            os.write(write_end, f"{err.field}\0{err.problem}".encode())
+        except BaseException as err:  # the child must never unwind into the CLI's code
+            os.write(write_end, f"\0failed to read the joined namespace: {err}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as fh:
+        answer = fh.read().decode(errors="replace")
+    _reap(pid)
+    if answer:
+        field, _, problem = answer.partition("\0")
+        if not field:
+            raise HostError(problem)
+        raise ConfigError(field, problem)
 
 
 def _check_joined_maps(linux: dict[str, Any], index: int) -> None:

@@ -293,6 +293,7 @@ def test_joined_user_namespace_gets_default_devices(refrt, bundle, mappings, err
     if error is not None:
         assert proc.returncode != 0
         assert error in proc.stderr
+        assert refrt("list", "-q").stdout.strip() == "", "a refused config left a container"
         return
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
@@ -340,6 +341,7 @@ def test_joined_time_namespace_keeps_its_offsets(refrt, bundle, offsets, error) 
     if error is not None:
         assert proc.returncode != 0
         assert error in proc.stderr
+        assert refrt("list", "-q").stdout.strip() == "", "a refused config left a container"
         return
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[:3] == ["monotonic", "86400", "0"]
