@@ -20,9 +20,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from conformance.core.errors import EnvironmentProblem
+from conformance.runtime import cgroupfs
 from conformance.runtime.driver import alive
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_ROOT = cgroupfs.CGROUP_ROOT
 NETNS_DIR = Path("/run/netns")
 
 
@@ -129,12 +130,10 @@ def own_cgroup_dirs(pid: int) -> list[Path]:
 
 
 def _cgroup_dirs(pid: int) -> list[Path]:
-    dirs = []
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        if controllers == "":
-            base = CGROUP_ROOT / "unified" if (CGROUP_ROOT / "unified").is_dir() else CGROUP_ROOT
-        else:
-            base = CGROUP_ROOT / controllers.removeprefix("name=")
-        dirs.append(base / path.lstrip("/"))
-    return dirs
+    mounts = cgroupfs.host_mounts()
+    dirs = {
+        mounts[controller] / path.lstrip("/")
+        for controller, path in cgroupfs.membership(pid).items()
+        if controller in mounts
+    }
+    return sorted(dirs)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.core import check, check_equal, current_evidence
+from conformance.core import Violation, check, check_equal, current_evidence
 from conformance.runtime.bundle import Bundle
 from conformance.runtime.driver import Container, ExitWatcher, Runtime, alive, wait_for_path
 from conformance.runtime.leftovers import own_cgroup_dirs
@@ -308,8 +308,8 @@ def test_delete_of_created_container_is_all_or_nothing(
     )
     try:
         ExitWatcher.wait(pid, 10)
-    except TimeoutError:
-        check(False, f"pid {pid} after delete", "ended", "still running")
+    except TimeoutError as err:
+        raise Violation(f"pid {pid} after delete", "to end within 10 s", "still running") from err
     check(not runtime.state(container.cid).ok, f"state {container.cid}", "an error", "a state")
     entries = [p.name for p in runtime.target.root.iterdir() if container.cid in p.name]
     check_equal(entries, [], f"entries for {container.cid} under --root after delete")
