@@ -317,6 +317,43 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "features is skipped as lacking the capability",
     ),
     (
+        "config-mounts-idmap",
+        S,
+        "Mounts (Linux mount options)",
+        "a bind mount with idmap and uidMappings/gidMappings shows every file owner through "
+        "those mappings (ids outside them as the overflow id) without changing the source",
+        "config.md#linux-mount-options",
+        "tried unless features says idmapped mounts are not offered (mountExtensions.idmap "
+        "disabled, or idmap missing from mountOptions); skipped when the host kernel cannot "
+        "idmap the source's filesystem (the harness tries it with mount_setattr itself)",
+    ),
+    (
+        "config-mounts-ridmap",
+        S,
+        "Mounts (Linux mount options)",
+        "ridmap applies the mount's idmapping to every mount of a recursive bind, not only the top",
+        "config.md#linux-mount-options",
+        "gated like config-mounts-idmap; the submount is a tmpfs (idmappable from Linux 6.3)",
+    ),
+    (
+        "config-mounts-idmap-unmapped",
+        M,
+        "Mounts (Linux mount options)",
+        "idmap or ridmap on a mount without uidMappings/gidMappings in a container without a "
+        "user namespace is an error",
+        "config.md#linux-mount-options",
+        "judged only for runtimes that offer idmapped mounts (gated like config-mounts-idmap)",
+    ),
+    (
+        "config-mounts-idmap-userns",
+        MAY,
+        "Mounts (Linux mount options)",
+        "idmap without uidMappings/gidMappings in a container with a new user namespace may "
+        "idmap the mount with the container's own mappings",
+        "config.md#linux-mount-options",
+        "a runtime that refuses such a config instead is not applicable (the spec allows it)",
+    ),
+    (
         "config-mounts-bind",
         M,
         "Mounts",

@@ -36,7 +36,7 @@ def features() -> dict[str, Any]:
             "apparmor": {"enabled": True},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": True}},
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.implementation": "conformance-runtime",
