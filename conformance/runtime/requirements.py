@@ -693,6 +693,27 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "",
     ),
     (
+        "linux-seccomp-flag-log",
+        M,
+        "Seccomp",
+        "with flags SECCOMP_FILTER_FLAG_LOG the filter logs the actions it takes (an ERRNO "
+        "action leaves an audit record in the kernel log)",
+        "config-linux.md#seccomp",
+        "the flags field has no RFC 2119 keyword of its own: judged like the rest of the "
+        "filter the runtime must install; skipped when the host's kernel log does not show "
+        "seccomp audit records (the harness checks with a filter of its own first)",
+    ),
+    (
+        "linux-seccomp-flag-spec-allow",
+        M,
+        "Seccomp",
+        "with flags SECCOMP_FILTER_FLAG_SPEC_ALLOW installing the filter does not force the "
+        "Speculative Store Bypass mitigation on the process",
+        "config-linux.md#seccomp",
+        "observable only where the kernel mitigates SSB for seccomp tasks "
+        "(spec_store_bypass mode names seccomp); skipped otherwise with the mode read",
+    ),
+    (
         "linux-personality",
         M,
         "Personality",

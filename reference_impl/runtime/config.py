@@ -139,6 +139,9 @@ SECCOMP_FLAGS = (
     "SECCOMP_FILTER_FLAG_LOG",
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
 )
+# Known but not supported: the kernel accepts WAIT_KILLABLE_RECV only with a notify listener
+# (SECCOMP_FILTER_FLAG_NEW_LISTENER), and this runtime has no SCMP_ACT_NOTIFY.
+SECCOMP_KNOWN_FLAGS = (*SECCOMP_FLAGS, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
 PROPAGATIONS = ("shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate")
 _PROPAGATION_DOC = "shared, slave, private, unbindable"
 DEVICE_TYPES = ("c", "b", "u", "p")
@@ -676,8 +679,14 @@ def _seccomp(value: Any) -> None:
         if arch not in SECCOMP_ARCHS:
             raise ConfigError(f"linux.seccomp.architectures[{i}]", f"unknown {arch!r}")
     for i, flag in enumerate(_strs(sec.get("flags", []), "linux.seccomp.flags")):
+        if flag in SECCOMP_KNOWN_FLAGS and flag not in SECCOMP_FLAGS:
+            # TODO(spec v1.1): WAIT_KILLABLE_RECV arrives with SCMP_ACT_NOTIFY support.
+            raise ConfigError(
+                f"linux.seccomp.flags[{i}]",
+                f"{flag} needs an SCMP_ACT_NOTIFY listener, which this runtime does not support",
+            )
         if flag not in SECCOMP_FLAGS:
-            raise ConfigError(f"linux.seccomp.flags[{i}]", f"unsupported flag {flag!r}")
+            raise ConfigError(f"linux.seccomp.flags[{i}]", f"unknown flag {flag!r}")
     if sec.get("listenerPath"):
         raise ConfigError("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY is not supported")
     for i, item in enumerate(_arr(sec.get("syscalls", []), "linux.seccomp.syscalls")):
