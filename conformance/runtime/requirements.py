@@ -444,6 +444,15 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "since v1.1",
     ),
     (
+        "config-process-capabilities-ungrantable",
+        S,
+        "Linux process",
+        "a capability the runtime cannot grant (outside its own bounding set) yields a "
+        "warning rather than a failed create",
+        "config.md#linux-process",
+        "since v1.1; tried only when the harness' bounding set lacks a capability the kernel knows",
+    ),
+    (
         "config-process-nnp",
         M,
         "Linux process",
@@ -764,6 +773,55 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "every advertised seccomp action can be used in a rule",
         "features-linux.md#seccomp",
         "",
+    ),
+    (
+        "features-seccomp-operators",
+        M,
+        "Features structure (Linux)",
+        "every advertised seccomp operator can be used in a rule's argument condition",
+        "features-linux.md#seccomp",
+        "",
+    ),
+    (
+        "features-seccomp-archs",
+        M,
+        "Features structure (Linux)",
+        "every advertised seccomp architecture can be listed in a filter",
+        "features-linux.md#seccomp",
+        "each is listed together with the native SCMP_ARCH_X86_64 so the probe keeps running; "
+        "architectures of the other byte order are not tried (libseccomp cannot combine them "
+        "with the native one in one filter)",
+    ),
+    (
+        "features-seccomp-flags",
+        M,
+        "Features structure (Linux)",
+        "every flag in seccomp.supportedFlags can be used in a filter",
+        "features-linux.md#seccomp",
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is tried alone with an SCMP_ACT_NOTIFY rule "
+        "and a listener (the kernel refuses it otherwise)",
+    ),
+    (
+        "features-capabilities",
+        M,
+        "Features structure (Linux)",
+        "every advertised capability named in all five sets is accepted and, where the "
+        "runtime's own bounding set has it, held by the process",
+        "features-linux.md#capabilities",
+        "capabilities outside the harness' bounding set are left to "
+        "config-process-capabilities-ungrantable (a warning, not an error, since 1.1)",
+    ),
+    (
+        "features-mount-options",
+        M,
+        "Features structure",
+        "every advertised mount option is recognised: a mount using it is made, and the "
+        "options mountinfo shows (ro, nosuid, nodev, noexec, atime, nosymfollow and their "
+        "recursive forms) take effect",
+        "features.md#mountoptions",
+        "bind and rbind make a bind mount, recursive attributes are tried on an rbind, remount "
+        "on a tmpfs mounted just before, every other option on a tmpfs; idmap and ridmap are "
+        "covered by config-mounts-idmap",
     ),
     (
         "features-hooks",
