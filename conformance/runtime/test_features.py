@@ -419,14 +419,16 @@ def test_every_advertised_mount_option_is_recognised(
             return problem
         wrong = []
         for point, option in points.items():
+            # Alone, the caller names the option already.
+            label = f"{option}: " if len(points) > 1 else ""
             mount = mount_at(report, point)
             if mount is None:
-                wrong.append(f"{option}: no mount at {point}")
+                wrong.append(f"{label}no mount at {point}")
             elif option in VISIBLE:
                 flag, present = VISIBLE[option]
                 if (flag in mount.options) != present:
                     state = "shows" if flag in mount.options else "lacks"
-                    wrong.append(f"{option}: mountinfo {state} {flag} ({sorted(mount.options)})")
+                    wrong.append(f"{label}mountinfo {state} {flag} ({sorted(mount.options)})")
         return "; ".join(wrong) or None
 
     check_equal(_failing_values(options, attempt), [], "advertised mount options")
