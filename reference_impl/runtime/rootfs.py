@@ -376,9 +376,10 @@ def idmapped_trees(config: dict[str, Any], bundle: str) -> dict[int, int]:
                 continue
             uids = entry.get("uidMappings") or linux.get("uidMappings") or []
             gids = entry.get("gidMappings") or linux.get("gidMappings") or []
-            recursive = "ridmap" in (entry.get("options") or [])
+            options = entry.get("options") or []
+            source = os.path.join(bundle, entry.get("source") or "")
             trees[i] = _idmapped_tree(
-                i, os.path.join(bundle, entry.get("source") or ""), uids, gids, recursive
+                i, source, uids, gids, "rbind" in options, "ridmap" in options
             )
     except BaseException:
         for fd in trees.values():
@@ -394,10 +395,16 @@ def is_idmapped(entry: dict[str, Any]) -> bool:
 
 
 def _idmapped_tree(
-    index: int, source: str, uids: list[dict[str, int]], gids: list[dict[str, int]], rec: bool
+    index: int,
+    source: str,
+    uids: list[dict[str, int]],
+    gids: list[dict[str, int]],
+    rbind: bool,
+    rec: bool,
 ) -> int:
+    """A detached clone of ``source`` (its submounts too for rbind), idmapped (recursively)."""
     field = f"mounts[{index}]"
-    flags = kernel.OPEN_TREE_CLONE | os.O_CLOEXEC | (kernel.AT_RECURSIVE if rec else 0)
+    flags = kernel.OPEN_TREE_CLONE | os.O_CLOEXEC | (kernel.AT_RECURSIVE if rbind else 0)
     try:
         tree = kernel.open_tree(source, flags)
     except OSError as err:
