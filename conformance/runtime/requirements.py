@@ -331,6 +331,43 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "features is skipped as lacking the capability",
     ),
     (
+        "config-mounts-idmap",
+        S,
+        "Mounts (Linux mount options)",
+        "a bind mount with idmap and uidMappings/gidMappings shows every file owner through "
+        "those mappings (ids outside them as the overflow id) without changing the source",
+        "config.md#linux-mount-options",
+        "tried unless features says idmapped mounts are not offered (mountExtensions.idmap "
+        "disabled, or idmap missing from mountOptions); skipped when the host kernel cannot "
+        "idmap the source's filesystem (the harness tries it with mount_setattr itself)",
+    ),
+    (
+        "config-mounts-ridmap",
+        S,
+        "Mounts (Linux mount options)",
+        "ridmap applies the mount's idmapping to every mount of a recursive bind, not only the top",
+        "config.md#linux-mount-options",
+        "gated like config-mounts-idmap; the submount is a tmpfs (idmappable from Linux 6.3)",
+    ),
+    (
+        "config-mounts-idmap-unmapped",
+        M,
+        "Mounts (Linux mount options)",
+        "idmap or ridmap on a mount without uidMappings/gidMappings in a container without a "
+        "user namespace is an error",
+        "config.md#linux-mount-options",
+        "judged only for runtimes that offer idmapped mounts (gated like config-mounts-idmap)",
+    ),
+    (
+        "config-mounts-idmap-userns",
+        MAY,
+        "Mounts (Linux mount options)",
+        "idmap without uidMappings/gidMappings in a container with a new user namespace may "
+        "idmap the mount with the container's own mappings",
+        "config.md#linux-mount-options",
+        "a runtime that refuses such a config instead is not applicable (the spec allows it)",
+    ),
+    (
         "config-mounts-bind",
         M,
         "Mounts",
@@ -435,6 +472,15 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "selinuxLabel is the SELinux context the process runs with",
         "config.md#linux-process",
         "tested when SELinux is enabled and the policy names a container process context",
+    ),
+    (
+        "config-process-capabilities-ungrantable",
+        S,
+        "Linux process",
+        "a capability the runtime cannot grant (outside its own bounding set) yields a "
+        "warning rather than a failed create",
+        "config.md#linux-process",
+        "since v1.1; tried only when the harness' bounding set lacks a capability the kernel knows",
     ),
     (
         "config-process-nnp",
@@ -743,6 +789,27 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "tested when SELinux is enabled; observed as the context= option of a tmpfs mount",
     ),
     (
+        "linux-seccomp-flag-log",
+        M,
+        "Seccomp",
+        "with flags SECCOMP_FILTER_FLAG_LOG the filter logs the actions it takes (an ERRNO "
+        "action leaves an audit record in the kernel log)",
+        "config-linux.md#seccomp",
+        "the flags field has no RFC 2119 keyword of its own: judged like the rest of the "
+        "filter the runtime must install; skipped when the host's kernel log does not show "
+        "seccomp audit records (the harness checks with a filter of its own first)",
+    ),
+    (
+        "linux-seccomp-flag-spec-allow",
+        M,
+        "Seccomp",
+        "with flags SECCOMP_FILTER_FLAG_SPEC_ALLOW installing the filter does not force the "
+        "Speculative Store Bypass mitigation on the process",
+        "config-linux.md#seccomp",
+        "observable only where the kernel mitigates SSB for seccomp tasks "
+        "(spec_store_bypass mode names seccomp); skipped otherwise with the mode read",
+    ),
+    (
         "linux-personality",
         M,
         "Personality",
@@ -793,6 +860,55 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "every advertised seccomp action can be used in a rule",
         "features-linux.md#seccomp",
         "",
+    ),
+    (
+        "features-seccomp-operators",
+        M,
+        "Features structure (Linux)",
+        "every advertised seccomp operator can be used in a rule's argument condition",
+        "features-linux.md#seccomp",
+        "",
+    ),
+    (
+        "features-seccomp-archs",
+        M,
+        "Features structure (Linux)",
+        "every advertised seccomp architecture can be listed in a filter",
+        "features-linux.md#seccomp",
+        "each is listed together with the native SCMP_ARCH_X86_64 so the probe keeps running; "
+        "architectures of the other byte order are not tried (libseccomp cannot combine them "
+        "with the native one in one filter)",
+    ),
+    (
+        "features-seccomp-flags",
+        M,
+        "Features structure (Linux)",
+        "every flag in seccomp.supportedFlags can be used in a filter",
+        "features-linux.md#seccomp",
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is tried alone with an SCMP_ACT_NOTIFY rule "
+        "and a listener (the kernel refuses it otherwise)",
+    ),
+    (
+        "features-capabilities",
+        M,
+        "Features structure (Linux)",
+        "every advertised capability named in all five sets is accepted and, where the "
+        "runtime's own bounding set has it, held by the process",
+        "features-linux.md#capabilities",
+        "capabilities outside the harness' bounding set are left to "
+        "config-process-capabilities-ungrantable (a warning, not an error, since 1.1)",
+    ),
+    (
+        "features-mount-options",
+        M,
+        "Features structure",
+        "every advertised mount option is recognised: a mount using it is made, and the "
+        "options mountinfo shows (ro, nosuid, nodev, noexec, atime, nosymfollow and their "
+        "recursive forms) take effect",
+        "features.md#mountoptions",
+        "bind and rbind make a bind mount, recursive attributes are tried on an rbind, remount "
+        "on a tmpfs mounted just before, every other option on a tmpfs; idmap and ridmap are "
+        "covered by config-mounts-idmap",
     ),
     (
         "features-hooks",

@@ -12,7 +12,7 @@ from conformance.core import check, check_equal, current_evidence, skip_host
 from conformance.runtime import lsm
 from conformance.runtime.bundle import Bundle
 from conformance.runtime.driver import Container, run_probe
-from conformance.runtime.observe import capability_sets, env_map, status_fields
+from conformance.runtime.observe import CAPABILITIES, capability_sets, env_map, status_fields
 
 
 @pytest.mark.requirement("config-process-args")
@@ -150,6 +150,26 @@ def test_unknown_capability_is_not_fatal(container: Container, bundle: Bundle) -
 
     seen = capability_sets(report)
     check_equal(sorted(seen["effective"]), ["CAP_CHOWN", "CAP_KILL"], "effective set")
+
+
+@pytest.mark.requirement("config-process-capabilities-ungrantable")
+def test_ungrantable_capability_is_not_fatal(container: Container, bundle: Bundle) -> None:
+    """A capability outside the runtime's bounding set is warned about; the process runs."""
+    own = capability_sets({"status": Path("/proc/self/status").read_text()})["bounding"]
+    last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    missing = [cap for cap in CAPABILITIES[: last + 1] if cap not in own]
+    if not missing:
+        skip_host("the harness' bounding set holds every capability the kernel knows")
+    caps = ["CAP_CHOWN", "CAP_KILL", missing[0]]
+    current_evidence().attach("ungrantable capability", missing[0])
+    bundle.process["capabilities"] = {k: caps for k in ("bounding", "permitted", "effective")}
+
+    report = run_probe(container, bundle)
+
+    # Whether the ungrantable one shows up depends on where the runtime grants (a sandbox
+    # kernel may hold it); the grantable ones must be there.
+    held = capability_sets(report)["effective"]
+    check({"CAP_CHOWN", "CAP_KILL"} <= held, "effective set", "CAP_CHOWN, CAP_KILL", sorted(held))
 
 
 @pytest.mark.requirement("config-process-nnp")

@@ -22,6 +22,14 @@ from conformance.core import check, check_equal, current_evidence, skip_capabili
 from conformance.core.errors import Violation
 from conformance.runtime.bundle import Bundle
 from conformance.runtime.driver import Container, Runtime, run_probe
+from conformance.runtime.hostcheck import (
+    AUDIT_SECCOMP,
+    GETPPID_NR,
+    KernelLog,
+    seccomp_log_unobservable,
+    ssb_seccomp_mode_missing,
+)
+from conformance.runtime.observe import status_fields
 
 SYSCALL_HEADER = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 
@@ -124,6 +132,66 @@ def test_kill_process_action_ends_the_process(container: Container, bundle: Bund
     )
     if container.exit_code is not None:
         check_equal(container.exit_code, -int(signal.SIGSYS), "exit of the container process")
+
+
+def _require_flag(runtime: Runtime, flag: str) -> None:
+    """Skip as an absent capability when features' supportedFlags leaves ``flag`` out."""
+    seccomp = ((runtime.features or {}).get("linux") or {}).get("seccomp")
+    supported = (seccomp or {}).get("supportedFlags")
+    if supported is not None and flag not in supported:
+        skip_capability(f"seccomp flag {flag}", "features.linux.seccomp.supportedFlags omits it")
+
+
+@pytest.mark.requirement("linux-seccomp-flag-log")
+def test_log_flag_writes_filtered_calls_to_the_kernel_log(
+    runtime: Runtime, container: Container, bundle: Bundle
+) -> None:
+    """With SECCOMP_FILTER_FLAG_LOG, a call failed by an ERRNO rule leaves an audit record."""
+    _require_flag(runtime, "SECCOMP_FILTER_FLAG_LOG")
+    if reason := seccomp_log_unobservable():
+        skip_host(f"seccomp actions cannot be seen in the kernel log: {reason}")
+    # Without the flag an ERRNO action is never logged (it is only with the flag, and only
+    # because "errno" is in /proc/sys/kernel/seccomp/actions_logged).
+    bundle.linux["seccomp"] = _filter(
+        "SCMP_ACT_ALLOW",
+        [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}],
+        flags=["SECCOMP_FILTER_FLAG_LOG"],
+    )
+
+    with KernelLog() as klog:
+        report = run_probe(container, bundle, "--try", "getppid")
+        pid = container.pid
+        needles = (AUDIT_SECCOMP, f" pid={pid} ", f" syscall={GETPPID_NR} ")
+        record = klog.wait_for(needles, 3.0)
+
+    current_evidence().attach("kernel log records", "\n".join(klog.seen[-20:]))
+    check_equal(report["try"]["getppid"], {"ret": -1, "errno": errno.EPERM}, "getppid()")
+    check(
+        record is not None,
+        "kernel log (/dev/kmsg)",
+        f"an audit {AUDIT_SECCOMP} record for pid {pid}, syscall {GETPPID_NR}",
+        "none within 3 s",
+    )
+
+
+@pytest.mark.requirement("linux-seccomp-flag-spec-allow")
+def test_spec_allow_flag_keeps_speculative_store_bypass_unmitigated(
+    runtime: Runtime, container: Container, bundle: Bundle
+) -> None:
+    """With SECCOMP_FILTER_FLAG_SPEC_ALLOW the filter does not force the SSB mitigation."""
+    _require_flag(runtime, "SECCOMP_FILTER_FLAG_SPEC_ALLOW")
+    if reason := ssb_seccomp_mode_missing():
+        skip_host(reason)
+    bundle.linux["seccomp"] = _filter(
+        "SCMP_ACT_ALLOW",
+        [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}],
+        flags=["SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+    )
+
+    report = run_probe(container, bundle)
+
+    seen = status_fields(report).get("Speculation_Store_Bypass", "")
+    check("force mitigated" not in seen, "Speculation_Store_Bypass", "not force mitigated", seen)
 
 
 @pytest.fixture

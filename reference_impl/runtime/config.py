@@ -139,6 +139,9 @@ SECCOMP_FLAGS = (
     "SECCOMP_FILTER_FLAG_LOG",
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
 )
+# Known but not supported: the kernel accepts WAIT_KILLABLE_RECV only with a notify listener
+# (SECCOMP_FILTER_FLAG_NEW_LISTENER), and this runtime has no SCMP_ACT_NOTIFY.
+SECCOMP_KNOWN_FLAGS = (*SECCOMP_FLAGS, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
 PROPAGATIONS = ("shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate")
 _PROPAGATION_DOC = "shared, slave, private, unbindable"
 DEVICE_TYPES = ("c", "b", "u", "p")
@@ -184,7 +187,7 @@ def validate(config: Any, bundle: str) -> None:
     linux = _obj(config.get("linux", {}), "linux")
     namespaces = _namespaces(linux.get("namespaces", []))
     _process(config.get("process"), namespaces)
-    _mounts(config.get("mounts", []))
+    _mounts(config.get("mounts", []), linux, namespaces)
     _hooks(config.get("hooks", {}))
     _strmap(config.get("annotations", {}), "annotations")
     for field, nstype in (("hostname", "uts"), ("domainname", "uts")):
@@ -419,7 +422,7 @@ def _rlimits(value: Any) -> None:
             raise ConfigError(f"{field}.soft", f"soft limit {soft} exceeds hard limit {hard}")
 
 
-def _mounts(value: Any) -> None:
+def _mounts(value: Any, linux: dict[str, Any], namespaces: dict[str, str | None]) -> None:
     for i, item in enumerate(_arr(value, "mounts")):
         field = f"mounts[{i}]"
         mount = _obj(item, field)
@@ -430,10 +433,40 @@ def _mounts(value: Any) -> None:
             if key in mount:
                 _str(mount[key], f"{field}.{key}")
         options = _strs(mount.get("options", []), f"{field}.options")
-        if "uidMappings" in mount or "gidMappings" in mount or {"idmap", "ridmap"} & set(options):
-            # DEVIATION(config-mounts-options): idmapped mounts are not implemented (and
-            # features.linux.mountExtensions.idmap says so).
-            raise ConfigError(f"{field}", "idmapped mounts are not supported by this runtime")
+        _mount_idmap(mount, options, field, linux, namespaces)
+
+
+def _mount_idmap(
+    mount: dict[str, Any],
+    options: list[str],
+    field: str,
+    linux: dict[str, Any],
+    namespaces: dict[str, str | None],
+) -> None:
+    """config.md "Linux mount options" (idmap, ridmap) and the mounts' uidMappings/gidMappings."""
+    for key in ("uidMappings", "gidMappings"):
+        if key in mount:
+            _id_mappings(mount[key], f"{field}.{key}")
+    asked = {"idmap", "ridmap"} & set(options)
+    given = [key for key in ("uidMappings", "gidMappings") if mount.get(key)]
+    if not asked and not given:
+        return
+    if len(asked) == 2:
+        raise ConfigError(f"{field}.options", "idmap and ridmap exclude each other")
+    if given and len(given) == 1:
+        missing = "gidMappings" if given == ["uidMappings"] else "uidMappings"
+        raise ConfigError(f"{field}.{missing}", f"is required with {field}.{given[0]}")
+    if not given and not (namespaces.get("user", "x") is None and linux.get("uidMappings")):
+        # Without its own mappings an idmapped mount may borrow the container's new user
+        # namespace; with neither, the spec requires an error.
+        option = sorted(asked)[0]
+        raise ConfigError(
+            f"{field}.uidMappings",
+            f"is required for option {option} when the container has no new user namespace",
+        )
+    bind = mount.get("type") == "bind" or {"bind", "rbind"} & set(options)
+    if not bind:
+        raise ConfigError(f"{field}.options", "an idmapped mount must be a bind mount")
 
 
 def _hooks(value: Any) -> None:
@@ -646,8 +679,14 @@ def _seccomp(value: Any) -> None:
         if arch not in SECCOMP_ARCHS:
             raise ConfigError(f"linux.seccomp.architectures[{i}]", f"unknown {arch!r}")
     for i, flag in enumerate(_strs(sec.get("flags", []), "linux.seccomp.flags")):
+        if flag in SECCOMP_KNOWN_FLAGS and flag not in SECCOMP_FLAGS:
+            # TODO(spec v1.1): WAIT_KILLABLE_RECV arrives with SCMP_ACT_NOTIFY support.
+            raise ConfigError(
+                f"linux.seccomp.flags[{i}]",
+                f"{flag} needs an SCMP_ACT_NOTIFY listener, which this runtime does not support",
+            )
         if flag not in SECCOMP_FLAGS:
-            raise ConfigError(f"linux.seccomp.flags[{i}]", f"unsupported flag {flag!r}")
+            raise ConfigError(f"linux.seccomp.flags[{i}]", f"unknown flag {flag!r}")
     if sec.get("listenerPath"):
         raise ConfigError("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY is not supported")
     for i, item in enumerate(_arr(sec.get("syscalls", []), "linux.seccomp.syscalls")):

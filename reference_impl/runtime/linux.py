@@ -24,6 +24,9 @@ SYS_SETDOMAINNAME = 171
 SYS_SCHED_SETATTR = 314
 SYS_IOPRIO_SET = 251
 SYS_PERSONALITY = 135
+SYS_OPEN_TREE = 428
+SYS_MOVE_MOUNT = 429
+SYS_MOUNT_SETATTR = 442
 
 CLONE_NEWTIME = 0x00000080
 CLONE_NEWNS = 0x00020000
@@ -87,6 +90,14 @@ RESOLVE_IN_ROOT = 0x10
 
 O_PATH = 0o10000000
 
+# The new mount API (open_tree(2), move_mount(2), mount_setattr(2); linux/mount.h).
+OPEN_TREE_CLONE = 0x1
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+MOUNT_ATTR_IDMAP = 0x100000
+
 
 def _check(result: int, what: str) -> int:
     if result < 0:
@@ -141,6 +152,37 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
     how = struct.pack("QQQ", flags | os.O_CLOEXEC, mode, resolve)
     res = _syscall(SYS_OPENAT2, ctypes.c_int(dirfd), os.fsencode(path), how, len(how))
     return _check(res, f"open {path} inside the root")
+
+
+def open_tree(path: str, flags: int) -> int:
+    """open_tree(2) on an absolute path; returns the fd of a (cloned, detached) mount tree."""
+    res = _syscall(SYS_OPEN_TREE, ctypes.c_int(-100), os.fsencode(path), ctypes.c_uint(flags))
+    return _check(res, f"clone the mount tree of {path}")
+
+
+def move_mount(tree_fd: int, target_fd: int, what: str) -> None:
+    """move_mount(2) of the tree behind ``tree_fd`` onto the file behind ``target_fd``."""
+    flags = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH
+    res = _syscall(
+        SYS_MOVE_MOUNT,
+        ctypes.c_int(tree_fd),
+        b"",
+        ctypes.c_int(target_fd),
+        b"",
+        ctypes.c_uint(flags),
+    )
+    _check(res, f"attach {what}")
+
+
+def mount_setattr_idmap(tree_fd: int, userns_fd: int, recursive: bool) -> None:
+    """mount_setattr(2) with MOUNT_ATTR_IDMAP: the tree shows ids through ``userns_fd``'s maps."""
+    # struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
+    attr = struct.pack("QQQQ", MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
+    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+    res = _syscall(
+        SYS_MOUNT_SETATTR, ctypes.c_int(tree_fd), b"", ctypes.c_uint(flags), attr, len(attr)
+    )
+    _check(res, "idmap the mount (mount_setattr MOUNT_ATTR_IDMAP)")
 
 
 def setdomainname(name: str) -> None:

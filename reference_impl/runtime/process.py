@@ -395,6 +395,8 @@ def _child_a(config: dict[str, Any], bundle: str, ctx: dict[str, Any]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     if sock.recv(16) != b"go":
         raise HostError("the runtime went away during create")
+    # Idmapped sources are cloned while A still has the runtime's privileges (see there).
+    ctx["idmapped"] = rootfs_mod.idmapped_trees(config, bundle)
     linux = config.get("linux") or {}
     entries = linux.get("namespaces") or []
     # Open every namespace path first: joining the mount namespace changes what paths mean.

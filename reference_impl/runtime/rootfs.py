@@ -79,7 +79,9 @@ _MOUNT_ATTR = {
 _ATIME = {"rrelatime": 0x0, "rnoatime": 0x10, "rstrictatime": 0x20, "rnorelatime": None}
 # Options runc accepts as extensions and we tolerate without effect.
 _IGNORED = {"tmpcopyup", "defaults"}
-MOUNT_OPTIONS = sorted({*_FLAGS, *PROPAGATION, *_MOUNT_ATTR, *_ATIME, *_IGNORED})
+# Applied with mount_setattr(MOUNT_ATTR_IDMAP) before the mount is attached; never mount data.
+IDMAP_OPTIONS = {"idmap", "ridmap"}
+MOUNT_OPTIONS = sorted({*_FLAGS, *PROPAGATION, *_MOUNT_ATTR, *_ATIME, *_IGNORED, *IDMAP_OPTIONS})
 
 _LOCKED = (
     (os.ST_RDONLY, kernel.MS_RDONLY),
@@ -115,7 +117,7 @@ def parse_options(options: list[str]) -> tuple[int, int, list[str], list[tuple[i
         elif opt in _ATIME:
             value = _ATIME[opt]
             attrs.append((0x70, 0 if value is None else value, True))
-        elif opt not in _IGNORED:
+        elif opt not in _IGNORED and opt not in IDMAP_OPTIONS:
             data.append(opt)
     return flags, prop, data, attrs
 
@@ -185,7 +187,9 @@ class Rootfs:
         if bind:
             source = os.path.join(bundle, source)
         try:
-            if fstype == "cgroup" or (fstype == "cgroup2" and ctx.get("cgroup_dirs")):
+            if index in (ctx.get("idmapped") or {}):
+                self._attach(ctx["idmapped"][index], source, entry["destination"], flags)
+            elif fstype == "cgroup" or (fstype == "cgroup2" and ctx.get("cgroup_dirs")):
                 self._mount_cgroup(entry["destination"], flags, ctx)
             elif bind:
                 self._bind(source, entry["destination"], flags, options)
@@ -211,6 +215,19 @@ class Rootfs:
             kernel.mount(source, f"/proc/self/fd/{fd}", None, kernel.MS_BIND | rec, None)
         finally:
             os.close(fd)
+        extra = flags & ~(kernel.MS_BIND | kernel.MS_REC | kernel.MS_REMOUNT)
+        if extra:
+            self.remount(dest, extra)
+
+    def _attach(self, tree: int, source: str, dest: str, flags: int) -> None:
+        """Move a prepared (idmapped) tree onto ``dest``, then apply the per-mount flags."""
+        is_dir = stat.S_ISDIR(os.stat(tree).st_mode)
+        fd = self.resolve(dest, "dir" if is_dir else "file")
+        try:
+            kernel.move_mount(tree, fd, f"the idmapped mount of {source}")
+        finally:
+            os.close(fd)
+            os.close(tree)
         extra = flags & ~(kernel.MS_BIND | kernel.MS_REC | kernel.MS_REMOUNT)
         if extra:
             self.remount(dest, extra)
@@ -338,6 +355,111 @@ class Rootfs:
                 opts = entry.get("options") or []
                 return entry.get("type") == "bind" or "bind" in opts or "rbind" in opts
         return False
+
+
+# -- idmapped mounts (config.md "Linux mount options": idmap, ridmap) -------------------------
+
+
+def idmapped_trees(config: dict[str, Any], bundle: str) -> dict[int, int]:
+    """Detached, idmapped clones of the idmapped mounts' sources, by ``mounts[]`` index.
+
+    Made in the runtime's own namespaces, before the container's user namespace exists:
+    mount_setattr(MOUNT_ATTR_IDMAP) needs CAP_SYS_ADMIN over the source's filesystem, which a
+    process in the container's user namespace lacks. The clones are attached later with
+    move_mount(2) inside the container's mount namespace.
+    """
+    linux = config.get("linux") or {}
+    trees: dict[int, int] = {}
+    try:
+        for i, entry in enumerate(config.get("mounts") or []):
+            if not is_idmapped(entry):
+                continue
+            uids = entry.get("uidMappings") or linux.get("uidMappings") or []
+            gids = entry.get("gidMappings") or linux.get("gidMappings") or []
+            options = entry.get("options") or []
+            source = os.path.join(bundle, entry.get("source") or "")
+            trees[i] = _idmapped_tree(
+                i, source, uids, gids, "rbind" in options, "ridmap" in options
+            )
+    except BaseException:
+        for fd in trees.values():
+            os.close(fd)
+        raise
+    return trees
+
+
+def is_idmapped(entry: dict[str, Any]) -> bool:
+    """Whether a mount asks for an idmapping (mappings given, or idmap/ridmap listed)."""
+    options = set(entry.get("options") or [])
+    return bool(entry.get("uidMappings") or entry.get("gidMappings") or IDMAP_OPTIONS & options)
+
+
+def _idmapped_tree(
+    index: int,
+    source: str,
+    uids: list[dict[str, int]],
+    gids: list[dict[str, int]],
+    rbind: bool,
+    rec: bool,
+) -> int:
+    """A detached clone of ``source`` (its submounts too for rbind), idmapped (recursively)."""
+    field = f"mounts[{index}]"
+    flags = kernel.OPEN_TREE_CLONE | os.O_CLOEXEC | (kernel.AT_RECURSIVE if rbind else 0)
+    try:
+        tree = kernel.open_tree(source, flags)
+    except OSError as err:
+        raise HostError(f"{field}.source: {err.strerror}") from err
+    try:
+        userns = userns_with_maps(uids, gids)
+        try:
+            kernel.mount_setattr_idmap(tree, userns, rec)
+        finally:
+            os.close(userns)
+    except OSError as err:
+        os.close(tree)
+        raise HostError(f"{field}: {err.strerror}") from err
+    return tree
+
+
+def _map_text(maps: list[dict[str, int]]) -> bytes:
+    return "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps).encode()
+
+
+def userns_with_maps(uids: list[dict[str, int]], gids: list[dict[str, int]]) -> int:
+    """An fd of a new user namespace carrying ``uids``/``gids``, made by a short-lived child.
+
+    The child unshares the user namespace and waits; this process writes its maps, opens
+    ``/proc/<child>/ns/user`` and lets it exit (the fd keeps the namespace alive).
+    """
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(ready_r)
+            os.close(done_w)
+            kernel.unshare(kernel.CLONE_NEWUSER)
+            os.write(ready_w, b"u")
+            os.read(done_r, 1)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(ready_w)
+    os.close(done_r)
+    try:
+        if os.read(ready_r, 1) != b"u":
+            raise OSError(errno.EPERM, "failed to create a user namespace for the idmapping")
+        for name, maps in (("uid_map", uids), ("gid_map", gids)):
+            if not maps:
+                continue
+            with open(f"/proc/{pid}/{name}", "wb") as fh:
+                fh.write(_map_text(maps))
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(ready_r)
+        os.close(done_w)
+        os.waitpid(pid, 0)
 
 
 def _hierarchy(path: str, ctx: dict[str, Any]) -> str:

@@ -142,6 +142,7 @@ def test_invalid_config_rejected_before_anything_exists(refrt, bundle) -> None:
         ({"hooks": {"createContainer": [{"path": "/bin/false"}]}}, "hooks.createContainer[0]"),
         ({"process_args": ["/no/such/binary"]}, "process.args[0]"),
         ({"mount_bad": True}, "mounts[5]"),
+        ({"idmap_bad": True}, "mounts[5].source"),
     ],
 )
 def test_failed_create_leaves_nothing_behind(refrt, bundle, change, field) -> None:
@@ -154,6 +155,19 @@ def test_failed_create_leaves_nothing_behind(refrt, bundle, change, field) -> No
         config["process"]["args"] = change["process_args"]
     if "mount_bad" in change:
         config["mounts"].append({"destination": "/x", "type": "bind", "source": "/no/such"})
+    if "idmap_bad" in change:
+        # An idmapped source is cloned before any namespace exists: the error must still undo.
+        maps = [{"containerID": 0, "hostID": 100000, "size": 10}]
+        config["mounts"].append(
+            {
+                "destination": "/x",
+                "type": "bind",
+                "source": "/no/such",
+                "options": ["bind", "idmap"],
+                "uidMappings": maps,
+                "gidMappings": maps,
+            }
+        )
     b = bundle(config)
     proc = refrt.create(cid, b)
     assert proc.returncode != 0
@@ -299,3 +313,37 @@ def test_delete_leaves_no_mounts_on_the_host(refrt, bundle) -> None:
     with open("/proc/self/mountinfo") as fh:
         leftovers = [line for line in fh if str(b) in line]
     assert leftovers == []
+
+
+def test_idmapped_mount_is_attached_in_the_container_only(refrt, bundle, tmp_path: Path) -> None:
+    """An idmap mount shows as idmapped in the container's mount table, not on the host."""
+    source = tmp_path / "idmap-src"
+    source.mkdir()
+    (source / "f").write_text("x")
+    os.chown(source / "f", 1000, 1000)
+    maps = [{"containerID": 1000, "hostID": 7000, "size": 1}]
+    config = base_config(["true"])
+    config["mounts"].append(
+        {
+            "destination": "/idm",
+            "type": "bind",
+            "source": str(source),
+            "options": ["bind", "idmap", "ro"],
+            "uidMappings": maps,
+            "gidMappings": maps,
+        }
+    )
+    cid = unique_id()
+    assert refrt.create(cid, bundle(config)).returncode == 0
+    pid = refrt.state(cid)["pid"]
+    inside = [
+        line.split()
+        for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
+        if line.split()[4] == "/idm"
+    ]
+    assert inside, "no mount at /idm in the container"
+    assert {"idmapped", "ro"} <= set(inside[-1][5].split(","))
+    st = os.stat(f"/proc/{pid}/root/idm/f")
+    assert (st.st_uid, st.st_gid) == (7000, 7000)
+    assert "/idm " not in Path("/proc/self/mountinfo").read_text()
+    assert refrt("delete", "--force", cid).returncode == 0

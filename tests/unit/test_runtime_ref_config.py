@@ -260,6 +260,55 @@ def test_mount_options_map_to_flags(options, flags, prop, data) -> None:
     assert (got_flags, got_prop, got_data) == (flags, prop, data)
 
 
+_MAPS = [{"containerID": 0, "hostID": 100000, "size": 10}]
+_BIND = {"destination": "/m", "type": "bind", "source": "src", "options": ["bind"]}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"options": ["bind", "idmap"]}, "mounts[0].uidMappings: is required for option idmap"),
+        ({"options": ["rbind", "ridmap"]}, "mounts[0].uidMappings: is required for option ridmap"),
+        ({"uidMappings": _MAPS}, "mounts[0].gidMappings: is required with mounts[0].uidMappings"),
+        (
+            {"options": ["bind", "idmap", "ridmap"], "uidMappings": _MAPS, "gidMappings": _MAPS},
+            "mounts[0].options: idmap and ridmap exclude each other",
+        ),
+        (
+            {"type": "tmpfs", "options": ["idmap"], "uidMappings": _MAPS, "gidMappings": _MAPS},
+            "mounts[0].options: an idmapped mount must be a bind mount",
+        ),
+        (
+            {"uidMappings": [{"containerID": 0, "hostID": -1, "size": 1}], "gidMappings": _MAPS},
+            "mounts[0].uidMappings[0].hostID: must be between",
+        ),
+    ],
+)
+def test_idmapped_mount_errors_name_the_field(
+    bundle_dir: Path, changes: dict[str, Any], message: str
+) -> None:
+    """Idmapped mounts need both mappings (or a new user namespace), a bind and one option."""
+    doc = _set(VALID, "mounts", [{**_BIND, **changes}])
+    with pytest.raises(ConfigError) as info:
+        config.validate(doc, str(bundle_dir))
+    assert message in str(info.value)
+
+
+def test_idmap_may_borrow_the_container_user_namespace_mapping(bundle_dir: Path) -> None:
+    """idmap without mount mappings is valid when the container has a new user namespace."""
+    doc = _set(VALID, "mounts", [{**_BIND, "options": ["bind", "idmap"]}])
+    doc = _set(doc, "linux.namespaces", [{"type": "mount"}, {"type": "uts"}, {"type": "user"}])
+    doc = _set(doc, "linux.uidMappings", _MAPS)
+    doc = _set(doc, "linux.gidMappings", _MAPS)
+    config.validate(doc, str(bundle_dir))
+
+
+def test_idmap_options_are_never_mount_data() -> None:
+    """idmap and ridmap are applied with mount_setattr, not passed to mount(2)."""
+    _flags, _prop, data, _attrs = rootfs.parse_options(["rbind", "ridmap", "idmap", "x=1"])
+    assert data == ["x=1"]
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [

@@ -169,3 +169,19 @@ def test_host_view_differences_name_what_appeared_and_vanished() -> None:
         "processes": {"appeared": [], "vanished": ["10 init"]},
         "mounts": {"appeared": ["/x tmpfs t"], "vanished": []},
     }
+
+
+def test_failing_values_lists_only_the_values_that_fail_alone() -> None:
+    """A failing batch is retried value by value; a passing batch costs one attempt."""
+    from conformance.runtime.test_features import _failing_values
+
+    calls: list[list[str]] = []
+
+    def attempt(values: list[str]) -> str | None:
+        calls.append(values)
+        return "refused" if "bad" in values else None
+
+    assert _failing_values(["a", "b"], attempt) == []
+    assert calls == [["a", "b"]]
+    assert _failing_values(["a", "bad", "c"], attempt) == ["bad: refused"]
+    assert _failing_values([], attempt) == []
