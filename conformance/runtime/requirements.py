@@ -116,6 +116,18 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "",
     ),
     (
+        "delete-created",
+        M,
+        "Delete",
+        "delete of a created container either fails and leaves it created with its process "
+        "alive, or succeeds and removes its process, state entry and cgroup",
+        "runtime.md#delete",
+        "an interpretation: the spec makes deleting any container that is not stopped an "
+        "error with no effect, while runc, crun and runsc delete a created one "
+        "(runc#1774, runtime-spec#1186); either way passes if nothing is left half done, "
+        "and which way the runtime went is recorded",
+    ),
+    (
         "delete-releases",
         M,
         "Delete",
@@ -136,9 +148,11 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "error-no-effect",
         M,
         "Errors",
-        "a failed create leaves the host as before: no state entry, no process, no cgroup",
+        "an operation that fails (create, start, kill, delete) leaves the host as before: "
+        "no state entry, process, mount, cgroup or network namespace added or removed",
         "runtime.md#errors",
-        "",
+        "compared as host snapshots scoped to the container's id and bundle, except network "
+        "namespaces (nsfs mounts, /run/netns), which are compared host-wide",
     ),
     (
         "cli-operations-need-id",
@@ -539,7 +553,9 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "Namespaces",
         "a namespace with a path is joined",
         "config-linux.md#namespaces",
-        "",
+        "tried for every type; a user or time namespace is joined without uidMappings, "
+        "gidMappings or timeOffsets, which the spec makes optional and which only the "
+        "namespace's creator can write (runtime-spec#961, #1237)",
     ),
     (
         "linux-namespaces-wrong-type",
@@ -643,7 +659,9 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "Rootfs Mount Propagation",
         "rootfsPropagation sets the propagation of the container's root mount",
         "config-linux.md#rootfs-mount-propagation",
-        "",
+        "observed with the bundle's rootfs made a shared mount on the host: mountinfo tags of "
+        "/ and whether a host mount below the rootfs reaches the container (slave: it must, "
+        "private and unbindable: it must not, shared: recorded only)",
     ),
     (
         "linux-cgroups-path",

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.core import check, check_equal, current_evidence
+from conformance.core import Violation, check, check_equal, current_evidence
 from conformance.runtime.bundle import Bundle
-from conformance.runtime.driver import Container, Runtime, alive, wait_for_path
+from conformance.runtime.driver import Container, ExitWatcher, Runtime, alive, wait_for_path
+from conformance.runtime.leftovers import own_cgroup_dirs
 from conformance.runtime.schemas import validate_state
 
 SIGNAL_WAITER = ["--wait-signal"]
@@ -284,6 +285,37 @@ def test_delete_of_running_container_fails_and_keeps_it(
     check(alive(container.pid or 0), f"pid {container.pid}", "still alive", "gone")
 
 
+@pytest.mark.requirement("delete-created")
+def test_delete_of_created_container_is_all_or_nothing(
+    runtime: Runtime, container: Container
+) -> None:
+    """delete of a created container either fails and changes nothing, or removes it whole:
+    no process, no state entry, no cgroup. Which way the runtime went is recorded."""
+    container.must_create()
+    pid = container.pid or 0
+    cgroups = own_cgroup_dirs(pid) if runtime.target.cgroups else []
+
+    res = runtime.delete(container.cid)
+
+    evidence = current_evidence()
+    if not res.ok:
+        evidence.note("delete of a created container", outcome="refused", rc=res.returncode)
+        check_equal(container.state().get("status"), "created", "state.status after refusal")
+        check(alive(pid), f"pid {pid} after a refused delete", "still alive", "gone")
+        return
+    evidence.note(
+        "delete of a created container", outcome="deleted", cgroups=[str(d) for d in cgroups]
+    )
+    try:
+        ExitWatcher.wait(pid, 10)
+    except TimeoutError as err:
+        raise Violation(f"pid {pid} after delete", "to end within 10 s", "still running") from err
+    check(not runtime.state(container.cid).ok, f"state {container.cid}", "an error", "a state")
+    entries = [p.name for p in runtime.target.root.iterdir() if container.cid in p.name]
+    check_equal(entries, [], f"entries for {container.cid} under --root after delete")
+    check_equal([str(d) for d in cgroups if d.exists()], [], "the container's cgroups")
+
+
 @pytest.mark.requirement("delete-releases")
 def test_delete_of_stopped_container_removes_it(runtime: Runtime, container: Container) -> None:
     """After delete the state is gone, the process is gone and the state entry is removed."""
@@ -312,46 +344,6 @@ def test_id_can_be_reused_after_delete(
     again.must_create()
 
     check_equal(again.state().get("status"), "created", "state.status of the reused id")
-
-
-@pytest.mark.requirement("error-no-effect")
-def test_failed_create_leaves_nothing_behind(
-    runtime: Runtime, container: Container, bundle: Bundle
-) -> None:
-    """A create that fails (unknown rlimit) leaves no state, no process and no cgroup."""
-    bundle.process["rlimits"] = [{"type": "RLIMIT_NOT_A_LIMIT", "soft": 1, "hard": 1}]
-    procs_before = _processes_with(str(bundle.path))
-    mounts_before = Path("/proc/self/mountinfo").read_text().count(str(bundle.path))
-
-    res = container.create()
-
-    check(not res.ok, "create with an unknown rlimit", "a non-zero exit status", res.returncode)
-    check(not runtime.state(container.cid).ok, f"state {container.cid}", "an error", "a state")
-    check_equal(container.read_pid_file(), None, "--pid-file after a failed create")
-    entries = [p.name for p in runtime.target.root.iterdir() if container.cid in p.name]
-    check_equal(entries, [], "entries under --root after a failed create")
-    check_equal(_processes_with(str(bundle.path)), procs_before, "processes using the bundle")
-    mounts_after = Path("/proc/self/mountinfo").read_text().count(str(bundle.path))
-    check_equal(mounts_after, mounts_before, "host mounts referring to the bundle")
-    cgroups = [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{container.cid}")]
-    cgroups += [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/*/{container.cid}")]
-    current_evidence().note("cgroup directories named after the id", found=cgroups)
-    check_equal(cgroups, [], "cgroup directories named after the container id")
-
-
-def _processes_with(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        if text.encode() in cmdline or cwd.startswith(text):
-            found.append(int(entry.name))
-    return sorted(found)
 
 
 @pytest.mark.requirement("cli-operations-need-id")

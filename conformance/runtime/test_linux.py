@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +17,7 @@ from conformance.core import check, check_equal, current_evidence, skip_host
 from conformance.core.errors import EnvironmentProblem
 from conformance.runtime import lsm
 from conformance.runtime.bundle import Bundle
-from conformance.runtime.driver import Container, run_probe
+from conformance.runtime.driver import Container, run_probe, wait_for_path
 from conformance.runtime.observe import id_map, mount_at
 
 PROC_NS = {
@@ -105,16 +107,37 @@ def test_namespace_paths_are_joined(container: Container, bundle: Bundle, ns_hol
         check_equal(report["namespaces"][PROC_NS[kind]], expected, f"{kind} namespace")
 
 
+WRONG_KIND = {
+    "pid": "net",
+    "network": "ipc",
+    "mount": "uts",
+    "ipc": "uts",
+    "uts": "ipc",
+    "user": "uts",
+    "cgroup": "ipc",
+    "time": "uts",
+}
+"""Config namespace type → the /proc/<pid>/ns entry of another type its path is pointed at."""
+
+
 @pytest.mark.requirement("linux-namespaces-wrong-type")
+@pytest.mark.parametrize("kind", list(WRONG_KIND))
 def test_namespace_path_of_another_type_fails(
-    container: Container, bundle: Bundle, ns_holder: int
+    container: Container, bundle: Bundle, ns_holder: int, kind: str
 ) -> None:
-    """A network entry pointing at an IPC namespace fails create."""
-    bundle.set_namespace("network", f"/proc/{ns_holder}/ns/ipc")
+    """A namespace entry whose path is a namespace of another type fails create."""
+    if not Path(f"/proc/self/ns/{PROC_NS[kind]}").exists():
+        skip_host(f"the kernel has no {kind} namespaces")
+    other = WRONG_KIND[kind]
+    # The holder's namespaces, not the harness's own: a runtime that skips the type check and
+    # joins whatever the file is changes only a throwaway process's namespaces.
+    bundle.set_namespace(kind, f"/proc/{ns_holder}/ns/{other}")
 
     res = container.create()
 
-    check(not res.ok, "create with an IPC namespace as network", "a non-zero exit", res.returncode)
+    check(
+        not res.ok, f"create with a {other} namespace as {kind}", "a non-zero exit", res.returncode
+    )
 
 
 @pytest.mark.requirement("linux-namespaces-duplicate")
@@ -299,24 +322,82 @@ def test_readonly_paths_cannot_be_written(container: Container, bundle: Bundle) 
     )
 
 
-@pytest.mark.requirement("linux-rootfs-propagation")
-@pytest.mark.parametrize(("propagation", "tag"), [("private", None), ("shared", "shared:")])
-def test_rootfs_propagation_is_applied(
-    container: Container, bundle: Bundle, propagation: str, tag: str | None
-) -> None:
-    """The root mount is shared or private as rootfsPropagation says."""
-    bundle.linux["rootfsPropagation"] = propagation
+PROPAGATION_TAGS = {
+    "private": (set(), {"shared", "master", "unbindable"}, False),
+    "shared": ({"shared"}, {"unbindable"}, None),
+    "slave": ({"master"}, {"shared", "unbindable"}, True),
+    "unbindable": ({"unbindable"}, {"shared", "master"}, False),
+}
+"""rootfsPropagation → (tags the root mount must carry, tags it must not carry, whether a mount
+the host makes below the rootfs afterwards shows up in the container; ``None``: not judged,
+since a shared root may or may not be a peer of the host's mount)."""
 
-    report = run_probe(container, bundle)
+
+@contextlib.contextmanager
+def _shared_host_mount(rootfs: Path) -> Iterator[Path]:
+    """Make the bundle's rootfs a shared mount on the host; yields a directory in it where
+    the test may mount later. Everything is unmounted afterwards, also on failure.
+
+    Without this the rootfs would sit on whatever the host has (often a private /), and a
+    slave or private root could not be told apart by what propagates.
+    """
+    target = rootfs / "propagated"
+    target.mkdir()
+    subprocess.run(["mount", "--bind", str(rootfs), str(rootfs)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(rootfs)], check=True)
+        yield target
+    finally:
+        subprocess.run(["umount", "--lazy", str(target)], capture_output=True)
+        subprocess.run(["umount", "--lazy", str(rootfs)], check=True)
+
+
+def _tag_kinds(optional: tuple[str, ...]) -> set[str]:
+    """The propagation kinds among mountinfo's optional fields (shared:N, master:N,
+    unbindable)."""
+    return {t.partition(":")[0] for t in optional} & {"shared", "master", "unbindable"}
+
+
+@pytest.mark.requirement("linux-rootfs-propagation")
+@pytest.mark.parametrize("propagation", list(PROPAGATION_TAGS))
+def test_rootfs_propagation_is_applied(
+    container: Container, bundle: Bundle, propagation: str
+) -> None:
+    """The root mount carries the configured propagation: its mountinfo tags, and whether a
+    mount the host makes below the rootfs after start reaches the container."""
+    must, must_not, propagates = PROPAGATION_TAGS[propagation]
+    bundle.linux["rootfsPropagation"] = propagation
+    bundle.probe("--wait-signal", out="report.json")
+    bundle.process.setdefault("env", []).append("PROBE_READY=/shared/ready")
+
+    with _shared_host_mount(bundle.rootfs) as host_dir:
+        container.must_create()
+        container.must_start()
+        check(
+            wait_for_path(bundle.shared / "ready", container.pid),
+            "container process",
+            "to reach its signal wait",
+            "it did not",
+        )
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "conformance-propagated", str(host_dir)], check=True
+        )
+        container.runtime.kill(container.cid, "USR1")
+        container.wait()
+        report = container.probe_report("report.json")
 
     root = mount_at(report, "/")
     check(root is not None, "mountinfo /", "a root mount", None)
     assert root is not None
-    tags = [t for t in root.optional if t.startswith(("shared:", "master:"))]
-    if tag is None:
-        check_equal(tags, [], "propagation tags of / (private)")
-    else:
-        check(any(t.startswith(tag) for t in tags), "propagation tags of /", tag, tags)
+    kinds = _tag_kinds(root.optional)
+    current_evidence().note("root mount propagation", optional=list(root.optional))
+    check(must <= kinds, f"propagation tags of / ({propagation})", sorted(must), root.optional)
+    check(not kinds & must_not, f"propagation tags of / ({propagation})",
+          f"none of {sorted(must_not)}", root.optional)  # fmt: skip
+    seen = mount_at(report, "/propagated")
+    current_evidence().note("host mount below the rootfs seen inside", seen=seen is not None)
+    if propagates is not None:
+        check_equal(seen is not None, propagates, f"host mount at /propagated ({propagation})")
 
 
 @pytest.mark.requirement("linux-personality")
@@ -363,37 +444,69 @@ def test_time_offsets_are_written(container: Container, bundle: Bundle) -> None:
 
     report = run_probe(container, bundle)
 
-    offsets = {}
-    for line in (report.get("timens_offsets") or "").splitlines():
-        clock, secs, nanos = line.split()
-        offsets[clock] = (int(secs), int(nanos))
+    offsets = _time_offsets(report)
     check_equal(offsets.get("monotonic"), (86400, 5), "timens_offsets monotonic")
     check_equal(offsets.get("boottime"), (3600, 0), "timens_offsets boottime")
 
 
+HOLDER_SCRIPT = "echo unshared; read line; echo ready; exec /bin/busybox sleep 600"
+"""The holder reports it has unshared, waits for one line (the harness writes id maps first
+when asked) and confirms; no polling and no sleeps are involved."""
+
+
+def _time_offsets(report: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    offsets = {}
+    for line in (report.get("timens_offsets") or "").splitlines():
+        clock, secs, nanos = line.split()
+        offsets[clock] = (int(secs), int(nanos))
+    return offsets
+
+
 @contextlib.contextmanager
-def _holding(*unshare_args: str) -> Iterator[int]:
-    """A process that unshare(1) put in new namespaces; yields its pid, kills it afterwards."""
+def _holding(*unshare_args: str, id_maps: tuple[str, str] | None = None) -> Iterator[int]:
+    """A process that unshare(1) put in new namespaces; yields its pid, kills it afterwards.
+
+    With ``--fork`` (a new PID namespace is only entered by children) the holder is
+    unshare's child, found in ``/proc/<pid>/task/<pid>/children``. ``id_maps`` are the
+    (uid_map, gid_map) texts written for a new user namespace before the holder goes on.
+    """
     proc = subprocess.Popen(
-        ["unshare", *unshare_args, "--", "/bin/busybox", "sh", "-c",
-         "echo ready; exec /bin/busybox sleep 600"],
-        stdin=subprocess.DEVNULL,
+        ["unshare", *unshare_args, "--", "/bin/busybox", "sh", "-c", HOLDER_SCRIPT],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )  # fmt: skip
+    )
+    holder = proc.pid
     try:
+        assert proc.stdin is not None
         assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "unshared":
+            raise EnvironmentProblem(f"failed to unshare {unshare_args}: {_stderr(proc)}")
+        if "--fork" in unshare_args:
+            holder = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+        if id_maps is not None:
+            Path(f"/proc/{holder}/uid_map").write_text(id_maps[0])
+            Path(f"/proc/{holder}/gid_map").write_text(id_maps[1])
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
         if proc.stdout.readline().strip() != "ready":
-            err = proc.stderr.read() if proc.stderr is not None else ""
-            raise EnvironmentProblem(f"failed to unshare {unshare_args}: {err.strip()}")
-        yield proc.pid
+            raise EnvironmentProblem(f"the holder in {unshare_args} ended: {_stderr(proc)}")
+        yield holder
     finally:
+        if holder != proc.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(holder, signal.SIGKILL)
         proc.kill()
         proc.wait()
-        for stream in (proc.stdout, proc.stderr):
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def _stderr(proc: subprocess.Popen[str]) -> str:
+    proc.kill()
+    return (proc.stderr.read() if proc.stderr is not None else "").strip()
 
 
 @pytest.mark.requirement("linux-namespaces-join")
@@ -406,3 +519,115 @@ def test_cgroup_namespace_path_is_joined(container: Container, bundle: Bundle) -
         report = run_probe(container, bundle)
 
         check_equal(report["namespaces"]["cgroup"], os.readlink(path), "cgroup namespace")
+
+
+@pytest.mark.requirement("linux-namespaces-join")
+def test_pid_namespace_path_is_joined(container: Container, bundle: Bundle) -> None:
+    """A joined PID namespace holds the process, which is not that namespace's init."""
+    with _holding("--pid", "--fork", "--kill-child") as holder:
+        path = f"/proc/{holder}/ns/pid"
+        expected = os.readlink(path)
+        bundle.set_namespace("pid", path)
+
+        report = run_probe(container, bundle)
+
+    check_equal(report["namespaces"]["pid"], expected, "pid namespace")
+    check(
+        report["pid"] != 1,
+        "getpid() in the joined namespace",
+        "not 1 (the holder is)",
+        report["pid"],
+    )
+
+
+@pytest.mark.requirement("linux-namespaces-join")
+def test_mount_namespace_path_is_joined(container: Container, bundle: Bundle) -> None:
+    """A joined mount namespace is the one the container's mounts and root are made in."""
+    # The holder has a private copy of the host's mounts: what the runtime mounts and
+    # pivots there never reaches the host.
+    with _holding("--mount", "--propagation", "private") as holder:
+        path = f"/proc/{holder}/ns/mnt"
+        expected = os.readlink(path)
+        bundle.set_namespace("mount", path)
+
+        report = run_probe(container, bundle)
+        holder_points = [
+            line.split()[4] for line in Path(f"/proc/{holder}/mountinfo").read_text().splitlines()
+        ]
+
+    check_equal(report["namespaces"]["mnt"], expected, "mount namespace")
+    check(mount_at(report, "/shared") is not None, "mountinfo /shared", "a mount", None)
+    current_evidence().note("mount points the holder sees", points=holder_points)
+    check(
+        any(p.endswith("/shared") for p in holder_points),
+        f"/proc/{holder}/mountinfo",
+        "the container's /shared mount, made in the joined namespace",
+        "not there",
+    )
+
+
+USERNS_MAPS = ("0 200000 65536\n", "0 300000 65536\n")
+"""uid_map and gid_map of the user namespace holder."""
+
+
+def _run_in_joined_userns(
+    make_bundle: Callable[..., Bundle], make_container: Callable[..., Container], *options: str
+) -> tuple[dict[str, Any], str]:
+    """Run the probe in a user namespace joined by path (no uidMappings/gidMappings: the
+    namespace already has its maps); returns the report and the namespace's link."""
+    bundle = make_bundle(traversable=True)
+    container = make_container(bundle)
+    with _holding("--user", id_maps=USERNS_MAPS) as holder:
+        path = f"/proc/{holder}/ns/user"
+        expected = os.readlink(path)
+        bundle.set_namespace("user", path)
+
+        report = run_probe(container, bundle, *options)
+
+    return report, expected
+
+
+@pytest.mark.requirement("linux-namespaces-join")
+def test_user_namespace_path_is_joined(
+    make_bundle: Callable[..., Bundle], make_container: Callable[..., Container]
+) -> None:
+    """A joined user namespace is the container's, with the maps its creator wrote."""
+    report, expected = _run_in_joined_userns(make_bundle, make_container)
+
+    check_equal(report["namespaces"]["user"], expected, "user namespace")
+    check_equal(id_map(report["uid_map"]), [(0, 200000, 65536)], "/proc/self/uid_map")
+    check_equal(id_map(report["gid_map"]), [(0, 300000, 65536)], "/proc/self/gid_map")
+
+
+@pytest.mark.requirement("linux-default-devices")
+def test_default_devices_in_a_joined_user_namespace(
+    make_bundle: Callable[..., Bundle], make_container: Callable[..., Container]
+) -> None:
+    """The default devices exist in a container that joined a user namespace by path, where
+    mknod is refused (a runtime binds or otherwise provides them)."""
+    options = [a for p in DEFAULT_DEVICES for a in ("--stat", p)]
+
+    report, _ = _run_in_joined_userns(make_bundle, make_container, *options)
+
+    for path, numbers in DEFAULT_DEVICES.items():
+        seen = report["stat"][path]
+        check(seen.get("type") == "char", path, "a character device", seen)
+        check_equal((seen["major"], seen["minor"]), numbers, f"{path} major:minor")
+
+
+@pytest.mark.requirement("linux-namespaces-join")
+def test_time_namespace_path_is_joined(container: Container, bundle: Bundle) -> None:
+    """A joined time namespace is the container's, with the offsets its creator set."""
+    if not Path("/proc/self/timens_offsets").exists():
+        skip_host("the kernel has no time namespaces")
+    with _holding("--time", "--monotonic", "86400", "--boottime", "3600") as holder:
+        path = f"/proc/{holder}/ns/time"
+        expected = os.readlink(path)
+        bundle.set_namespace("time", path)
+
+        report = run_probe(container, bundle)
+
+    check_equal(report["namespaces"]["time"], expected, "time namespace")
+    offsets = _time_offsets(report)
+    check_equal(offsets.get("monotonic"), (86400, 0), "timens_offsets monotonic")
+    check_equal(offsets.get("boottime"), (3600, 0), "timens_offsets boottime")

@@ -161,6 +161,7 @@ def _preflight(config: dict[str, Any], opts: Options) -> None:
     namespaces = {ns["type"]: ns.get("path") for ns in config["linux"].get("namespaces", [])}
     if "mount" not in namespaces:
         raise ConfigError("linux.namespaces", "a mount namespace is required (the root changes)")
+    _check_joined_settings(config["linux"])
     proc = config["process"]
     if proc.get("terminal") and not opts.console_socket:
         raise ConfigError("process.terminal", "true needs --console-socket to pass the terminal")
@@ -428,8 +429,87 @@ def _child_a(config: dict[str, Any], bundle: str, ctx: dict[str, Any]) -> None:
         _write_time_offsets(linux["timeOffsets"])
     pid_b = os.fork()
     if pid_b == 0:
-        _child_main(sock, lambda: _child_b(config, bundle, ctx, userns="user" in new))
+        # A joined user namespace refuses mknod just like a new one.
+        userns = any(ns["type"] == "user" for ns in entries)
+        _child_main(sock, lambda: _child_b(config, bundle, ctx, userns=userns))
     sock.send(b"P%d" % pid_b)
+
+
+def _check_joined_settings(linux: dict[str, Any]) -> None:
+    """id maps or time offsets given with a joined user or time namespace must be the ones
+    it has; a forked child enters the namespace to read them, so a mismatch fails create
+    before anything exists."""
+    checks = {"time": _check_joined_offsets, "user": _check_joined_maps}
+    wanted = {"time": linux.get("timeOffsets"), "user": linux.get("uidMappings")}
+    wanted["user"] = wanted["user"] or linux.get("gidMappings")
+    # Time first: once in a joined user namespace the child has no rights on the host's.
+    joined = sorted(
+        ((i, ns["type"], ns["path"]) for i, ns in enumerate(linux.get("namespaces") or [])
+         if ns.get("path") and wanted.get(ns["type"])),
+        key=lambda j: j[1] != "time",
+    )  # fmt: skip
+    if not joined:
+        return
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the checking child: it reports one problem or nothing, then exits
+        os.close(read_end)
+        try:
+            for i, kind, path in joined:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                kernel.setns(fd, kernel.NAMESPACE_FLAGS[kind], f"{kind} namespace")
+                checks[kind](linux, i)
+        except ConfigError as err:
+            os.write(write_end, f"{err.field}\0{err.problem}".encode())
+        except BaseException as err:  # the child must never unwind into the CLI's code
+            os.write(write_end, f"\0failed to read the joined namespace: {err}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as fh:
+        answer = fh.read().decode(errors="replace")
+    _reap(pid)
+    if answer:
+        field, _, problem = answer.partition("\0")
+        if not field:
+            raise HostError(problem)
+        raise ConfigError(field, problem)
+
+
+def _check_joined_maps(linux: dict[str, Any], index: int) -> None:
+    """Mappings given with a joined user namespace must be the ones it already has: a map is
+    written once, by whoever made the namespace (user_namespaces(7))."""
+    for key, name in (("uidMappings", "uid_map"), ("gidMappings", "gid_map")):
+        wanted = linux.get(key)
+        if not wanted:
+            continue
+        # Read from inside the namespace, the map is relative to its parent, as in the config.
+        with open(f"/proc/self/{name}") as fh:
+            have = sorted(tuple(int(x) for x in line.split()) for line in fh if line.strip())
+        asked = sorted((m["containerID"], m["hostID"], m["size"]) for m in wanted)
+        if have != asked:
+            raise ConfigError(
+                f"linux.{key}",
+                f"differ from the {name} of the user namespace joined by "
+                f"linux.namespaces[{index}].path ({have}); leave them out when joining",
+            )
+
+
+def _check_joined_offsets(linux: dict[str, Any], index: int) -> None:
+    """timeOffsets with a joined time namespace must be the ones it has: offsets can only be
+    written before the first process enters a time namespace (time_namespaces(7))."""
+    wanted = linux.get("timeOffsets")
+    if not wanted:
+        return
+    with open("/proc/self/timens_offsets") as fh:
+        have = {parts[0]: (int(parts[1]), int(parts[2])) for parts in map(str.split, fh)}
+    for clock, offset in wanted.items():
+        if have.get(clock) != (offset.get("secs", 0), offset.get("nanosecs", 0)):
+            raise ConfigError(
+                f"linux.timeOffsets.{clock}",
+                f"differs from the time namespace joined by linux.namespaces[{index}].path "
+                f"({have.get(clock)}); leave timeOffsets out when joining",
+            )
 
 
 def _become_root() -> None:

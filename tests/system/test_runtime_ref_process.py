@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -226,6 +229,122 @@ def test_user_namespace_maps_ids(refrt, bundle) -> None:
     assert proc.returncode == 0, proc.stderr
     expected = [["0", "0", "1"], ["1", "100001", "65535"]]
     assert [line.split() for line in proc.stdout.splitlines()] == expected * 2
+
+
+@contextlib.contextmanager
+def _userns_holder(uid_map: str) -> Iterator[int]:
+    """A process in a new user namespace whose maps (uid and gid alike) the test wrote."""
+    script = "echo unshared; read line; exec sleep 600"
+    proc = subprocess.Popen(
+        ["unshare", "--user", "--", "/bin/busybox", "sh", "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        assert proc.stdout.readline().strip() == "unshared"
+        Path(f"/proc/{proc.pid}/uid_map").write_text(uid_map)
+        Path(f"/proc/{proc.pid}/gid_map").write_text(uid_map)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
+
+
+JOINED_MAP = "0 0 1\n1 100001 65535\n"
+"""Container root is host root, so the 0700 pytest temp directories stay reachable."""
+
+
+@pytest.mark.parametrize(
+    ("mappings", "error"),
+    [
+        (None, None),
+        (
+            [
+                {"containerID": 0, "hostID": 0, "size": 1},
+                {"containerID": 1, "hostID": 100001, "size": 65535},
+            ],
+            None,
+        ),
+        ([{"containerID": 0, "hostID": 200000, "size": 65536}], "linux.uidMappings"),
+    ],
+    ids=["no-mappings", "same-mappings", "other-mappings"],
+)
+def test_joined_user_namespace_gets_default_devices(refrt, bundle, mappings, error) -> None:
+    """Joining a user namespace by path works without mappings (mknod is refused there, so the
+    default devices are bound from the host); mappings, if given, must be the namespace's."""
+    config = base_config(["sh", "-c", "cat /proc/self/uid_map; stat -c '%F %t:%T' /dev/null"])
+    config["mounts"] = [m for m in config["mounts"] if m["destination"] != "/sys"]
+    if mappings is not None:
+        config["linux"]["uidMappings"] = mappings
+        config["linux"]["gidMappings"] = mappings
+    with _userns_holder(JOINED_MAP) as holder:
+        config["linux"]["namespaces"].append({"type": "user", "path": f"/proc/{holder}/ns/user"})
+
+        proc = refrt("run", "--bundle", str(bundle(config)), unique_id())
+
+    if error is not None:
+        assert proc.returncode != 0
+        assert error in proc.stderr
+        assert refrt("list", "-q").stdout.strip() == "", "a refused config left a container"
+        return
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [line.split() for line in lines[:2]] == [["0", "0", "1"], ["1", "100001", "65535"]]
+    assert lines[2] == "character special file 1:3"
+
+
+@pytest.mark.parametrize(
+    ("offsets", "error"),
+    [
+        (None, None),
+        ({"monotonic": {"secs": 86400}}, None),
+        ({"monotonic": {"secs": 5}}, "linux.timeOffsets.monotonic"),
+    ],
+    ids=["no-offsets", "same-offsets", "other-offsets"],
+)
+def test_joined_time_namespace_keeps_its_offsets(refrt, bundle, offsets, error) -> None:
+    """A time namespace joined by path shows its creator's offsets; timeOffsets, if given,
+    must be the namespace's (they cannot be written once a process is inside)."""
+    if not Path("/proc/self/timens_offsets").exists():
+        pytest.skip("the kernel has no time namespaces")
+    config = base_config(["cat", "/proc/self/timens_offsets"])
+    if offsets is not None:
+        config["linux"]["timeOffsets"] = offsets
+    holder = subprocess.Popen(
+        ["unshare", "--time", "--monotonic", "86400", "--", "/bin/busybox", "sh", "-c",
+         "echo ready; exec sleep 600"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
+        config["linux"]["namespaces"].append(
+            {"type": "time", "path": f"/proc/{holder.pid}/ns/time"}
+        )
+
+        proc = refrt("run", "--bundle", str(bundle(config)), unique_id())
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+    if error is not None:
+        assert proc.returncode != 0
+        assert error in proc.stderr
+        assert refrt("list", "-q").stdout.strip() == "", "a refused config left a container"
+        return
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[:3] == ["monotonic", "86400", "0"]
 
 
 def test_devices_and_cgroup_limits_are_applied(refrt, bundle, tmp_path: Path) -> None:

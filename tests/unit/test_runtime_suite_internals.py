@@ -10,6 +10,7 @@ from conformance.core import Violation
 from conformance.core.errors import ConfigurationError
 from conformance.runtime import target as target_mod
 from conformance.runtime.bundle import Bundle, base_config
+from conformance.runtime.leftovers import HostView
 from conformance.runtime.observe import capability_sets, id_map, mount_at, mountinfo
 from conformance.runtime.schemas import validate_features, validate_state
 
@@ -155,6 +156,19 @@ def test_bundle_probe_sets_args_with_output_in_shared(tmp_path: Path) -> None:
 
     assert args == ["/probe", "--out", "/shared/r.json", "--stat", "/x"]
     assert bundle.config["process"]["args"] == args
+
+
+def test_host_view_differences_name_what_appeared_and_vanished() -> None:
+    """Two host snapshots compare field by field; equal fields are left out."""
+    empty: tuple[str, ...] = ()
+    before = HostView(("c1",), ("10 init",), empty, empty, ("/run/netns/a",))
+    after = HostView(("c1",), empty, ("/x tmpfs t",), empty, ("/run/netns/a",))
+
+    assert before.differences(before) == {}
+    assert before.differences(after) == {
+        "processes": {"appeared": [], "vanished": ["10 init"]},
+        "mounts": {"appeared": ["/x tmpfs t"], "vanished": []},
+    }
 
 
 def test_failing_values_lists_only_the_values_that_fail_alone() -> None:
