@@ -7,9 +7,11 @@ Tests take one before and one after the failing operation; any difference is the
 
 The view is scoped so tests running in parallel (pytest-xdist, or other jobs on the host) do
 not disturb it: processes are the harness's own children (container inits re-parent to the
-harness, a child subreaper) plus those naming the bundle or id; mounts and cgroups are those
-naming the bundle or id. Network namespaces are taken host-wide (a leaked one need not carry
-the id): every nsfs mount and every ``/run/netns`` entry.
+harness, a child subreaper) plus those naming the bundle or id; mounts, cgroups and network
+namespaces are those naming the bundle, the id or the runtime's root. Network namespaces are
+never taken host-wide: other suites of the same run (CNI, CRI) add and remove named ones all the
+time on the other workers, and a namespace a runtime pins for a container is bound at a path in
+its state directory or named after the container.
 """
 
 from __future__ import annotations
@@ -56,9 +58,9 @@ def host_view(runtime_root: Path, cid: str, bundle: Path) -> HostView:
     return HostView(
         state_entries=tuple(sorted(p.name for p in _entries(runtime_root) if cid in p.name)),
         processes=tuple(sorted(_processes(marks))),
-        mounts=tuple(sorted(_mounts(marks))),
+        mounts=tuple(sorted(_mounts((*marks, str(runtime_root))))),
         cgroups=tuple(sorted(str(p) for p in cgroups_named(cid))),
-        network_namespaces=tuple(sorted(_network_namespaces())),
+        network_namespaces=tuple(sorted(n for n in _network_namespaces() if cid in n)),
     )
 
 
@@ -90,13 +92,14 @@ def _processes(marks: tuple[str, ...]) -> list[str]:
 
 
 def _mounts(marks: tuple[str, ...]) -> list[str]:
-    """Host mounts naming a mark, and every nsfs mount (a bound namespace file)."""
+    """Host mounts naming a mark (nsfs mounts included: a bound namespace file of the
+    container sits in the runtime's root or the bundle, or carries the id)."""
     found = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         head, _, tail = line.partition(" - ")
         point = head.split()[4]
         fstype, source = ([*tail.split(), "", ""])[:2]
-        if fstype == "nsfs" or any(m in line for m in marks):
+        if any(m in line for m in marks):
             found.append(f"{point} {fstype} {source}")
     return found
 

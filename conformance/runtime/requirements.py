@@ -151,8 +151,8 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "an operation that fails (create, start, kill, delete) leaves the host as before: "
         "no state entry, process, mount, cgroup or network namespace added or removed",
         "runtime.md#errors",
-        "compared as host snapshots scoped to the container's id and bundle, except network "
-        "namespaces (nsfs mounts, /run/netns), which are compared host-wide",
+        "compared as host snapshots scoped to the container's id, bundle and runtime root "
+        "(network namespaces too: other suites add and remove named ones concurrently)",
     ),
     (
         "cli-operations-need-id",

@@ -128,7 +128,7 @@ LEAKY_RUNTIME = textwrap.dedent(
         elif rc and op == "start":
             os.mkdir(os.path.join(root, cid + ".leak"))
         elif rc and op == "kill":
-            subprocess.run(["ip", "netns", "add", MARK])
+            subprocess.run(["ip", "netns", "add", f"{MARK}-{cid}"])
         sys.exit(rc)
     if op == "delete" and "--force" not in argv:
         doc = state(cid)
@@ -163,7 +163,8 @@ def _clean_leaks(mark: str) -> None:
                 os.kill(int(entry.name), 9)
         except OSError:
             continue
-    subprocess.run(["ip", "netns", "delete", mark], capture_output=True)
+    for name in Path("/run/netns").glob(f"{mark}-*"):
+        subprocess.run(["ip", "netns", "delete", name.name], capture_output=True)
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         if mark in line:
             subprocess.run(["umount", "--lazy", line.split()[4]], capture_output=True)
