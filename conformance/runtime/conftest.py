@@ -91,7 +91,7 @@ def runtime(conformance: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     )
     conformance.record_target(
         "runtime",
-        kind="cli",
+        kind="reference:cli" if target.is_reference else "cli",
         address=" ".join(target.command + target.global_args),
         name=rt.name,
         version=rt.version,

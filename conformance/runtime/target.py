@@ -108,6 +108,14 @@ class RuntimeTarget:
     cgroups: bool = True
     cgroup_view: str = "host"
 
+    @property
+    def is_reference(self) -> bool:
+        """Whether this invocation runs the bundled reference runtime (for the reports)."""
+        return any(
+            part == REFERENCE_MODULE or part.endswith("/conformance-runtime")
+            for part in self.command
+        )
+
     def argv(self, *args: str) -> list[str]:
         """The full command line of one runtime operation."""
         return [*self.command, *self.global_args, "--root", str(self.root), *args]

@@ -71,6 +71,14 @@ class TestResolve:
         assert command[1:] == ["-m", "reference_impl.runtime"]
         assert "reference" in how
 
+    def test_reference_targets_are_marked_for_the_reports(self, tmp_path: Path) -> None:
+        """The reference, bare or through a cgroup-view preset, is told apart from a peer."""
+        reference = target_mod.resolve(None, [], None, "reference-cgroup2", tmp_path)
+        runc = target_mod.resolve("/usr/sbin/runc", [], None, "runc-cgroup2", tmp_path)
+
+        assert reference.is_reference
+        assert not runc.is_reference
+
     def test_default_falls_back_to_runc(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without the reference the default is runc, and the reason says so."""
         monkeypatch.setattr(target_mod, "reference_available", lambda: False)
