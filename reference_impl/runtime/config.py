@@ -714,6 +714,9 @@ def _seccomp_listener(sec: dict[str, Any], flags: list[str]) -> None:
     """listenerPath, listenerMetadata and WAIT_KILLABLE_RECV against the NOTIFY rules
     (config-linux.md#seccomp: the path is used only with SCMP_ACT_NOTIFY, the metadata only
     with a path)."""
+    # DEVIATION(linux-seccomp-notify): the spec allows NOTIFY as the default action and on any
+    # syscall; here the helper hands the notify fd over with sendmsg under the loaded filter,
+    # so a NOTIFY on that call would block it for good (runc refuses NOTIFY on write alike).
     if sec.get("defaultAction") == "SCMP_ACT_NOTIFY":
         raise ConfigError("linux.seccomp.defaultAction", _NOTIFY_SELF % "every syscall")
     for i, rule in enumerate(sec.get("syscalls") or []):

@@ -133,12 +133,31 @@ def notify_config(path: str, script: str) -> dict[str, Any]:
     return config
 
 
-@pytest.mark.parametrize("flags", [[], ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]])
-def test_agent_answers_notified_calls(refrt, bundle, listener, tmp_path: Path, flags) -> None:
+def _variant(config: dict[str, Any], variant: str) -> None:
+    """wait-killable: the flag that goes through the helper's own seccomp(2) call; no-nnp: the
+    filter is loaded before the credentials change; userns: init in a new user namespace."""
+    if variant == "wait-killable":
+        config["linux"]["seccomp"]["flags"] = ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
+    elif variant == "no-nnp":
+        config["process"]["noNewPrivileges"] = False
+        config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    elif variant == "userns":
+        # Root stays root so the bundle below pytest's 0700 directories is reachable.
+        maps = [
+            {"containerID": 0, "hostID": 0, "size": 1},
+            {"containerID": 1, "hostID": 100001, "size": 65535},
+        ]
+        config["linux"]["namespaces"].append({"type": "user"})
+        config["linux"]["uidMappings"] = config["linux"]["gidMappings"] = maps
+        config["mounts"] = [m for m in config["mounts"] if m["destination"] != "/sys"]
+
+
+@pytest.mark.parametrize("variant", ["plain", "wait-killable", "no-nnp", "userns"])
+def test_agent_answers_notified_calls(refrt, bundle, listener, tmp_path: Path, variant) -> None:
     """The agent gets the process state and the notify fd; its answers reach the container."""
     script = 'echo "ppid=$PPID"; mkdir /tmp/d 2>/dev/null; echo "mkdir=$?"; ls /proc/self/fd'
     config = notify_config(listener.getsockname(), script)
-    config["linux"]["seccomp"]["flags"] = flags
+    _variant(config, variant)
     b = bundle(config)
     cid = unique_id("notify")
     out = tmp_path / "out"
