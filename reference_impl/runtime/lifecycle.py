@@ -99,6 +99,9 @@ def _release(store: Store, container: Container) -> None:
         raise HostError(b"".join(chunks).decode(errors="replace"))
 
 
+_LISTENER_TIMEOUT = 10.0
+
+
 def _connect_listener(path: str) -> Any:
     """A stream connection to ``linux.seccomp.listenerPath`` (through its directory's fd
     when the path is longer than sun_path holds)."""
@@ -111,11 +114,15 @@ def _connect_listener(path: str) -> Any:
         if len(os.fsencode(path)) > 107:
             dirfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             target = f"/proc/self/fd/{dirfd}/{os.path.basename(path)}"
+        # An agent that never accepts must not hang start: bound the connect, then go back to
+        # blocking mode for the helper's sendmsg.
+        sock.settimeout(_LISTENER_TIMEOUT)
         sock.connect(target)
+        sock.settimeout(None)
     except OSError as err:
         sock.close()
         raise HostError(
-            f"linux.seccomp.listenerPath: failed to connect to {path}: {err.strerror}"
+            f"linux.seccomp.listenerPath: failed to connect to {path}: {err.strerror or err}"
         ) from err
     finally:
         if dirfd >= 0:

@@ -320,12 +320,18 @@ def _drive(
     sock.send(b"go")
     linux = config.get("linux") or {}
     hooks = config.get("hooks") or {}
+    deferred: list[bytes] = []
     while True:
-        msg = sock.recv(_MAX_MSG)
+        msg = deferred.pop() if deferred and container.pid else sock.recv(_MAX_MSG)
         if not msg:
             raise HostError("the container init exited during create (see the log)")
         if msg == b"\0":
             return  # the helper waits on the barrier
+        if msg == b"M" and not container.pid:
+            # A and B share this socket: B's M can overtake A's report of B's pid. Answer it
+            # once the pid is known, so hooks and the seccomp listener's state carry it.
+            deferred.append(msg)
+            continue
         kind, body = msg[:1], msg[1:].decode(errors="replace")
         if kind == b"C":
             field, _, problem = body.partition("\0")

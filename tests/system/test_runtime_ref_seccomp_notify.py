@@ -196,6 +196,34 @@ def test_agent_answers_notified_calls(refrt, bundle, listener, tmp_path: Path, v
     assert lines[-4:] == ["0", "1", "2", "3"], lines
 
 
+def test_listener_path_longer_than_sun_path_is_reached(refrt, bundle, tmp_path: Path) -> None:
+    """A listenerPath over the 108 bytes of sun_path is still connected to."""
+    directory = tmp_path / ("d" * 60) / ("e" * 60)
+    directory.mkdir(parents=True)
+    dirfd = os.open(directory, os.O_PATH | os.O_DIRECTORY)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(f"/proc/self/fd/{dirfd}/agent.sock")
+        sock.listen(1)
+        path = str(directory / "agent.sock")
+        assert len(path) > 108
+        agent = Agent(sock)
+        agent.start()
+        config = notify_config(path, 'echo "ppid=$PPID"')
+
+        proc = refrt("run", "--bundle", str(bundle(config)), unique_id("notify"))
+        agent.join(30)
+    finally:
+        sock.close()
+        os.close(dirfd)
+
+    assert proc.returncode == 0, proc.stderr
+    assert agent.error is None, agent.error
+    assert agent.message is not None
+    assert agent.message["fds"] == ["seccompFd"]
+    assert f"ppid={PPID_ANSWER}" in proc.stdout
+
+
 def test_unreachable_listener_fails_start_without_effect(refrt, bundle, listener) -> None:
     """start names listenerPath when the agent is gone, and the container stays created."""
     path = listener.getsockname()
