@@ -36,6 +36,18 @@ can no longer import; a seccomp filter may forbid syscalls the interpreter makes
 and seccomp must be the very last steps before execve with nothing interpreted in between; and
 an interpreter running as the container's init during ``created`` would leak the host Python.
 
+Seccomp notify (``SCMP_ACT_NOTIFY`` with ``listenerPath``) crosses that split: the notify fd
+exists only once the helper has loaded the filter, after pivot_root, where the host path is out
+of reach. So ``create`` (Python, in B before pivot_root) puts the prepared container process
+state into the plan, and ``start`` (Python, in the runtime's namespaces) connects to
+``listenerPath`` and passes the connected socket to the helper with SCM_RIGHTS together with
+the state on the barrier. The helper sends the process state and the notify fd in one
+``sendmsg`` right after loading the filter, closes both, and execs: nothing interpreted runs
+between filter and execve, and neither fd reaches the container process. Connecting at
+``start`` rather than ``create`` keeps any host-reaching fd out of the init while it waits in
+``created``, and lets a failed connection fail ``start`` with no effect. The state says
+``created``: it is sent while ``start`` runs, before the process does.
+
 State: ``<root>/<id>/`` created with ``mkdir`` (duplicate ids fail atomically), every
 operation under ``flock``; liveness from the init's pid and start time.
 """

@@ -103,6 +103,7 @@ SECCOMP_ACTIONS = (
     "SCMP_ACT_TRACE",
     "SCMP_ACT_ALLOW",
     "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
 )
 SECCOMP_OPERATORS = (
     "SCMP_CMP_NE",
@@ -134,14 +135,16 @@ SECCOMP_ARCHS = (
     "SCMP_ARCH_PARISC64",
     "SCMP_ARCH_RISCV64",
 )
+# WAIT_KILLABLE_RECV is taken by the kernel only with a notify listener (it needs
+# SECCOMP_FILTER_FLAG_NEW_LISTENER), so a filter without an SCMP_ACT_NOTIFY rule refuses it.
+SECCOMP_WAIT_KILLABLE = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
 SECCOMP_FLAGS = (
     "SECCOMP_FILTER_FLAG_TSYNC",
     "SECCOMP_FILTER_FLAG_LOG",
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    SECCOMP_WAIT_KILLABLE,
 )
-# Known but not supported: the kernel accepts WAIT_KILLABLE_RECV only with a notify listener
-# (SECCOMP_FILTER_FLAG_NEW_LISTENER), and this runtime has no SCMP_ACT_NOTIFY.
-SECCOMP_KNOWN_FLAGS = (*SECCOMP_FLAGS, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
+SECCOMP_KNOWN_FLAGS = SECCOMP_FLAGS
 PROPAGATIONS = ("shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate")
 _PROPAGATION_DOC = "shared, slave, private, unbindable"
 DEVICE_TYPES = ("c", "b", "u", "p")
@@ -678,17 +681,10 @@ def _seccomp(value: Any) -> None:
     for i, arch in enumerate(_strs(sec.get("architectures", []), "linux.seccomp.architectures")):
         if arch not in SECCOMP_ARCHS:
             raise ConfigError(f"linux.seccomp.architectures[{i}]", f"unknown {arch!r}")
-    for i, flag in enumerate(_strs(sec.get("flags", []), "linux.seccomp.flags")):
-        if flag in SECCOMP_KNOWN_FLAGS and flag not in SECCOMP_FLAGS:
-            # TODO(spec v1.1): WAIT_KILLABLE_RECV arrives with SCMP_ACT_NOTIFY support.
-            raise ConfigError(
-                f"linux.seccomp.flags[{i}]",
-                f"{flag} needs an SCMP_ACT_NOTIFY listener, which this runtime does not support",
-            )
+    flags = _strs(sec.get("flags", []), "linux.seccomp.flags")
+    for i, flag in enumerate(flags):
         if flag not in SECCOMP_FLAGS:
             raise ConfigError(f"linux.seccomp.flags[{i}]", f"unknown flag {flag!r}")
-    if sec.get("listenerPath"):
-        raise ConfigError("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY is not supported")
     for i, item in enumerate(_arr(sec.get("syscalls", []), "linux.seccomp.syscalls")):
         field = f"linux.seccomp.syscalls[{i}]"
         rule = _obj(item, field)
@@ -711,10 +707,58 @@ def _seccomp(value: Any) -> None:
                 _int(arg["valueTwo"], f"{afield}.valueTwo", 0)
             if arg.get("op") not in SECCOMP_OPERATORS:
                 raise ConfigError(f"{afield}.op", f"unknown operator {arg.get('op')!r}")
+    _seccomp_listener(sec, flags)
+
+
+def _seccomp_listener(sec: dict[str, Any], flags: list[str]) -> None:
+    """listenerPath, listenerMetadata and WAIT_KILLABLE_RECV against the NOTIFY rules
+    (config-linux.md#seccomp: the path is used only with SCMP_ACT_NOTIFY, the metadata only
+    with a path)."""
+    # DEVIATION(linux-seccomp-notify): the spec allows NOTIFY as the default action and on any
+    # syscall; here the helper hands the notify fd over with sendmsg under the loaded filter,
+    # so a NOTIFY on that call would block it for good (runc refuses NOTIFY on write alike).
+    if sec.get("defaultAction") == "SCMP_ACT_NOTIFY":
+        raise ConfigError("linux.seccomp.defaultAction", _NOTIFY_SELF % "every syscall")
+    for i, rule in enumerate(sec.get("syscalls") or []):
+        if rule.get("action") == "SCMP_ACT_NOTIFY" and "sendmsg" in rule["names"]:
+            where = f"linux.seccomp.syscalls[{i}].names[{rule['names'].index('sendmsg')}]"
+            raise ConfigError(where, _NOTIFY_SELF % "sendmsg")
+    notify = uses_notify(sec)
+    path = sec.get("listenerPath")
+    if path is not None:
+        _str(path, "linux.seccomp.listenerPath")
+    if "listenerMetadata" in sec:
+        _str(sec["listenerMetadata"], "linux.seccomp.listenerMetadata")
+        if not path:
+            raise ConfigError(
+                "linux.seccomp.listenerMetadata", "must not be set without listenerPath"
+            )
+    if notify and not path:
+        raise ConfigError(
+            "linux.seccomp.listenerPath",
+            "is required: an SCMP_ACT_NOTIFY action needs a listener to send the notify fd to",
+        )
+    if notify and not os.path.isabs(path or ""):
+        raise ConfigError("linux.seccomp.listenerPath", f"must be an absolute path, got {path!r}")
+    if SECCOMP_WAIT_KILLABLE in flags and not notify:
+        raise ConfigError(
+            f"linux.seccomp.flags[{flags.index(SECCOMP_WAIT_KILLABLE)}]",
+            f"{SECCOMP_WAIT_KILLABLE} needs an SCMP_ACT_NOTIFY action (the kernel takes it only "
+            "with a notify listener)",
+        )
+
+
+_NOTIFY_SELF = (
+    "SCMP_ACT_NOTIFY cannot apply to %s here: the runtime passes the notify fd to the "
+    "listener with sendmsg after the filter is loaded, so that call would wait on itself"
+)
+
+
+def uses_notify(sec: dict[str, Any]) -> bool:
+    """Whether a (validated) seccomp section has an SCMP_ACT_NOTIFY action."""
+    return any(rule.get("action") == "SCMP_ACT_NOTIFY" for rule in sec.get("syscalls") or [])
 
 
 def _seccomp_action(action: str, field: str) -> None:
-    if action == "SCMP_ACT_NOTIFY":
-        raise ConfigError(field, "SCMP_ACT_NOTIFY is not supported by this runtime")
     if action not in SECCOMP_ACTIONS:
         raise ConfigError(field, f"unknown action {action!r}")

@@ -58,6 +58,9 @@ def _release(store: Store, container: Container) -> None:
     """Connect to the helper's barrier, hand it the state, and read its verdict."""
     import _socket
 
+    # Connected here, in the runtime's namespaces, and only now: the path may be out of the
+    # container's reach, and the listener gets its one state right after this connection.
+    listener = _connect_listener(container.seccomp_listener) if container.seccomp_listener else None
     dirfd = os.open(store.dir(container.id), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     chunks = []
@@ -69,13 +72,24 @@ def _release(store: Store, container: Container) -> None:
         doc = container.oci_state("created")
         # startContainer hooks run in the container: they get the pid as seen there.
         doc["pid"] = _pid_in_container(container.pid)
-        sock.sendall(oci_json(doc).encode())
+        data = oci_json(doc).encode()
+        if listener is not None:
+            import struct
+
+            # The helper sends the process state and notify fd over it once the filter is in.
+            rights = struct.pack("i", listener.fileno())
+            sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+            data = data[sent:]
+            listener.close()
+        sock.sendall(data)
         sock.shutdown(_socket.SHUT_WR)
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     finally:
         sock.close()
         os.close(dirfd)
+        if listener is not None:
+            listener.close()
     try:  # noqa: SIM105 (no contextlib import on the CLI's hot path)
         os.unlink(os.path.join(store.dir(container.id), SOCKET_FILE))
     except FileNotFoundError:
@@ -83,6 +97,37 @@ def _release(store: Store, container: Container) -> None:
     if chunks:
         # The helper writes only on failure: the connection closes on a successful execve.
         raise HostError(b"".join(chunks).decode(errors="replace"))
+
+
+_LISTENER_TIMEOUT = 10.0
+
+
+def _connect_listener(path: str) -> Any:
+    """A stream connection to ``linux.seccomp.listenerPath`` (through its directory's fd
+    when the path is longer than sun_path holds)."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    dirfd = -1
+    try:
+        target = path
+        if len(os.fsencode(path)) > 107:
+            dirfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            target = f"/proc/self/fd/{dirfd}/{os.path.basename(path)}"
+        # An agent that never accepts must not hang start: bound the connect, then go back to
+        # blocking mode for the helper's sendmsg.
+        sock.settimeout(_LISTENER_TIMEOUT)
+        sock.connect(target)
+        sock.settimeout(None)
+    except OSError as err:
+        sock.close()
+        raise HostError(
+            f"linux.seccomp.listenerPath: failed to connect to {path}: {err.strerror or err}"
+        ) from err
+    finally:
+        if dirfd >= 0:
+            os.close(dirfd)
+    return sock
 
 
 def _pid_in_container(pid: int) -> int:

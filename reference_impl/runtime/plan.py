@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from ._log import get_logger
-from .config import CAP_SETS, CAPABILITIES
+from .config import CAP_SETS, CAPABILITIES, OCI_VERSION_MAX
 
 # typing is imported for type checkers only: every CLI call pays for each import.
 TYPE_CHECKING = False
@@ -68,8 +68,12 @@ def capability_masks(caps: dict[str, list[str]], available: int) -> list[int]:
     return masks
 
 
-def add_seccomp(plan: Plan, seccomp: dict[str, Any]) -> None:
-    """Append the seccomp records (filter compiled by libseccomp in the helper)."""
+def add_seccomp(plan: Plan, seccomp: dict[str, Any], process_state: str | None = None) -> None:
+    """Append the seccomp records (filter compiled by libseccomp in the helper).
+
+    ``process_state`` is the JSON the helper sends to ``listenerPath`` with the notify fd
+    (only with an SCMP_ACT_NOTIFY rule).
+    """
     default = seccomp["defaultAction"]
     plan.add("seccomp", default, seccomp.get("defaultErrnoRet", 1))
     plan.strv([a.removeprefix("SCMP_ARCH_").lower() for a in seccomp.get("architectures", [])])
@@ -81,3 +85,28 @@ def add_seccomp(plan: Plan, seccomp: dict[str, Any]) -> None:
             for arg in args:
                 value, two = arg["value"], arg.get("valueTwo", 0)
                 plan.items += [str(arg["index"]), arg["op"], f"{value:x}", f"{two:x}"]
+    if process_state is not None:
+        plan.add("notify", process_state)
+
+
+def process_state(state: dict[str, Any], metadata: str | None) -> str:
+    """The container process state of config-linux.md#containerprocessstate, as JSON.
+
+    Args:
+        state: the container's state document, with the pid as the runtime sees it.
+        metadata: ``linux.seccomp.listenerMetadata``, passed through when set.
+    """
+    from _json import encode_basestring_ascii as quote
+
+    from .state import oci_json
+
+    parts = [
+        # The version this document follows is the runtime's, not the bundle's.
+        f'"ociVersion": {quote(OCI_VERSION_MAX)}',
+        '"fds": ["seccompFd"]',
+        f'"pid": {int(state["pid"])}',
+    ]
+    if metadata is not None:
+        parts.append(f'"metadata": {quote(metadata)}')
+    parts.append(f'"state": {oci_json(state)}')
+    return "{" + ", ".join(parts) + "}"

@@ -135,6 +135,7 @@ def create(store: Store, container_id: str, bundle: str, opts: Options) -> Conta
         poststart=hooks.get("poststart") or [],
         poststop=hooks.get("poststop") or [],
         creator_pid=os.getpid(),
+        seccomp_listener=_seccomp_listener(config),
     )
     cgroups: cg_mod.Cgroups | None = None
     try:
@@ -154,6 +155,14 @@ def create(store: Store, container_id: str, bundle: str, opts: Options) -> Conta
     finally:
         os.close(lock_fd)
     return container
+
+
+def _seccomp_listener(config: dict[str, Any]) -> str:
+    """listenerPath, when an SCMP_ACT_NOTIFY rule makes it used (else it is ignored)."""
+    seccomp = (config.get("linux") or {}).get("seccomp")
+    if not seccomp or not seccomp.get("listenerPath"):
+        return ""
+    return seccomp["listenerPath"] if config_mod.uses_notify(seccomp) else ""
 
 
 def _preflight(config: dict[str, Any], opts: Options) -> None:
@@ -259,6 +268,7 @@ def _spawn(
         "cgroup_points": sorted(set(cg_mod.mounted_hierarchies()[0].values())),
         "cgroup_v2": cgroups.v2,
         "opts": opts,
+        "listener": container.seccomp_listener,
     }
     pid_a = os.fork()
     if pid_a == 0:  # A
@@ -310,12 +320,18 @@ def _drive(
     sock.send(b"go")
     linux = config.get("linux") or {}
     hooks = config.get("hooks") or {}
+    deferred: list[bytes] = []
     while True:
-        msg = sock.recv(_MAX_MSG)
+        msg = deferred.pop() if deferred and container.pid else sock.recv(_MAX_MSG)
         if not msg:
             raise HostError("the container init exited during create (see the log)")
         if msg == b"\0":
             return  # the helper waits on the barrier
+        if msg == b"M" and not container.pid:
+            # A and B share this socket: B's M can overtake A's report of B's pid. Answer it
+            # once the pid is known, so hooks and the seccomp listener's state carry it.
+            deferred.append(msg)
+            continue
         kind, body = msg[:1], msg[1:].decode(errors="replace")
         if kind == b"C":
             field, _, problem = body.partition("\0")
@@ -555,6 +571,11 @@ def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: b
     state = json.loads(sock.recv(_MAX_MSG) or b"null")
     if state is None:
         raise HostError("the runtime went away during create")
+    if ctx["listener"]:
+        # Sent by the helper while `start` runs, before the process exists: still created.
+        state_now = dict(state, status="created")
+        metadata = linux["seccomp"].get("listenerMetadata")
+        ctx["process_state"] = plan_mod.process_state(state_now, metadata)
     hooks = config.get("hooks") or {}
     # createContainer runs in the container namespaces and sees the pid from there
     # (runtime-spec#1166).
@@ -740,7 +761,7 @@ def _build_plan(config: dict[str, Any], ctx: dict[str, Any], masks: list[int] | 
         plan.add("apparmor", proc["apparmorProfile"])
     seccomp = (config.get("linux") or {}).get("seccomp")
     if seccomp:
-        plan_mod.add_seccomp(plan, seccomp)
+        plan_mod.add_seccomp(plan, seccomp, ctx.get("process_state"))
     plan.add("exec", proc["args"][0])
     plan.strv(proc["args"])
     plan.strv(proc.get("env") or [])

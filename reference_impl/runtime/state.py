@@ -76,6 +76,7 @@ class Container:
         "poststart",
         "poststop",
         "creator_pid",
+        "seccomp_listener",
     )
 
     def __init__(self, id: str, bundle: str, oci_version: str, **kw: Any) -> None:
@@ -92,6 +93,8 @@ class Container:
         self.poststart: list[dict[str, Any]] = kw.get("poststart") or []
         self.poststop: list[dict[str, Any]] = kw.get("poststop") or []
         self.creator_pid: int = kw.get("creator_pid", 0)
+        # linux.seccomp.listenerPath when an SCMP_ACT_NOTIFY rule uses it: ``start`` connects.
+        self.seccomp_listener: str = kw.get("seccomp_listener", "")
 
     def to_dict(self) -> dict[str, Any]:
         """The private state file's content."""

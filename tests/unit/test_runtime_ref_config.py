@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reference_impl.runtime import cgroups, config, plan, rootfs
+from reference_impl.runtime import cgroups, config, features, plan, rootfs
 from reference_impl.runtime import linux as kernel
 from reference_impl.runtime.errors import ConfigError
 
@@ -48,6 +48,7 @@ def _set(doc: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
 
 
 _DELETE = object()
+_NOTIFY_RULE = {"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}
 
 
 def test_valid_config_passes(bundle_dir: Path) -> None:
@@ -139,6 +140,48 @@ def test_valid_config_passes(bundle_dir: Path) -> None:
             "linux.seccomp.syscalls[0].errnoRet: does not apply to SCMP_ACT_KILL",
         ),
         (
+            "linux.seccomp",
+            {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [_NOTIFY_RULE]},
+            "linux.seccomp.listenerPath: is required",
+        ),
+        (
+            "linux.seccomp",
+            {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [_NOTIFY_RULE], "listenerPath": "a"},
+            "linux.seccomp.listenerPath: must be an absolute path",
+        ),
+        (
+            "linux.seccomp",
+            {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": 7},
+            "linux.seccomp.listenerPath: must be a string",
+        ),
+        (
+            "linux.seccomp",
+            {"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "m"},
+            "linux.seccomp.listenerMetadata: must not be set without listenerPath",
+        ),
+        (
+            "linux.seccomp",
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+            },
+            "linux.seccomp.flags[0]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_",
+        ),
+        (
+            "linux.seccomp",
+            {"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/run/agent.sock"},
+            "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot apply to every syscall",
+        ),
+        (
+            "linux.seccomp",
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "listenerPath": "/run/agent.sock",
+                "syscalls": [{"names": ["read", "sendmsg"], "action": "SCMP_ACT_NOTIFY"}],
+            },
+            "linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot apply to sendmsg",
+        ),
+        (
             "linux.devices",
             [{"path": "/dev/x", "type": "z"}],
             "linux.devices[0].type: must be one of c, b, u, p",
@@ -167,6 +210,47 @@ def test_invalid_config_is_rejected_naming_the_field(
         config.load(str(bundle_dir))
     assert message in str(info.value)
     assert str(info.value).startswith("config.json: ")
+
+
+def test_notify_config_with_listener_passes(bundle_dir: Path) -> None:
+    """A NOTIFY rule with an absolute listenerPath, metadata and WAIT_KILLABLE_RECV is valid;
+    listenerPath without a NOTIFY rule is ignored (config-linux.md#seccomp)."""
+    seccomp = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+        "listenerPath": "/run/agent.sock",
+        "listenerMetadata": "opaque",
+        "syscalls": [_NOTIFY_RULE],
+    }
+    config.validate(_set(VALID, "linux.seccomp", seccomp), str(bundle_dir))
+    unused = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "relative/is/ignored"}
+    config.validate(_set(VALID, "linux.seccomp", unused), str(bundle_dir))
+
+
+def test_features_list_notify_and_wait_killable() -> None:
+    """features advertises SCMP_ACT_NOTIFY and the flag that needs it as supported."""
+    seccomp = features.features()["linux"]["seccomp"]
+    assert "SCMP_ACT_NOTIFY" in seccomp["actions"]
+    assert "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in seccomp["supportedFlags"]
+    assert seccomp["supportedFlags"] == seccomp["knownFlags"]
+
+
+def test_process_state_for_the_listener() -> None:
+    """The notify record carries the container process state: runtime version, seccompFd,
+    pid, metadata when set, and the state document."""
+    state = {"ociVersion": "1.0.2", "id": "c", "status": "created", "pid": 42, "bundle": "/b"}
+    text = plan.process_state(dict(state, annotations={"k": "v"}), "m=1")
+    assert json.loads(text) == {
+        "ociVersion": config.OCI_VERSION_MAX,
+        "fds": ["seccompFd"],
+        "pid": 42,
+        "metadata": "m=1",
+        "state": dict(state, annotations={"k": "v"}),
+    }
+    assert "metadata" not in json.loads(plan.process_state(state, None))
+    p = plan.Plan()
+    plan.add_seccomp(p, {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [_NOTIFY_RULE]}, text)
+    assert p.items[-2:] == ["notify", text]
 
 
 def test_hostname_without_uts_namespace_is_rejected(bundle_dir: Path) -> None:

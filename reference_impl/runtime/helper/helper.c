@@ -12,7 +12,10 @@
  *   3. drop the bounding set, switch user and groups, set capabilities (incl. ambient),
  *      no_new_privs, umask, cwd, the AppArmor exec label;
  *   4. install the seccomp filter and execve the container process, with every fd other than
- *      stdio and the preserved ones marked close-on-exec.
+ *      stdio and the preserved ones marked close-on-exec.  With an SCMP_ACT_NOTIFY rule, `start`
+ *      passes a socket it connected to linux.seccomp.listenerPath along with the state; right
+ *      after the filter is loaded the helper sends the container process state prepared by
+ *      `create` and the filter's notify fd over it (SCM_RIGHTS), then closes both.
  *
  * Nothing interpreted runs between the seccomp filter and execve.
  *
@@ -25,6 +28,8 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -32,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,6 +47,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+#ifndef SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+#define SECCOMP_FILTER_FLAG_TSYNC_ESRCH (1UL << 4)
+#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -98,12 +110,14 @@ struct plan {
 	struct strv sc_flags;
 	struct rule rules[MAX_RULES];
 	int nrules;
+	char *notify_msg; /* the container process state for the listener, when NOTIFY is used */
+	int listener_fd;  /* connected to listenerPath by `start`, passed with the state */
 	char *exec_path;
 	struct strv argv;
 	struct strv envp;
 };
 
-static struct plan P = { .log_fd = -1, .sync_fd = -1, .barrier_fd = -1 };
+static struct plan P = { .log_fd = -1, .sync_fd = -1, .barrier_fd = -1, .listener_fd = -1 };
 static int conn_fd = -1;
 
 static void logmsg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -301,6 +315,8 @@ static void parse_record(const char *kw)
 			r->cond[i].datum_a = next_hex();
 			r->cond[i].datum_b = next_hex();
 		}
+	} else if (strcmp(kw, "notify") == 0) {
+		P.notify_msg = next_str();
 	} else if (strcmp(kw, "exec") == 0) {
 		P.exec_path = next_str();
 		next_strv(&P.argv);
@@ -371,6 +387,36 @@ static void set_signals(void (*handler)(int))
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* One read from `start`; an fd passed with SCM_RIGHTS is the listenerPath connection. */
+static ssize_t recv_with_fd(int fd, char *data, size_t size)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = data, .iov_len = size };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = sizeof(ctl.buf);
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	if (msg.msg_flags & MSG_CTRUNC)
+		die("failed to receive the listenerPath connection: control data truncated");
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		if (P.listener_fd >= 0 || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+			die("failed to receive the listenerPath connection: unexpected fds");
+		memcpy(&P.listener_fd, CMSG_DATA(cm), sizeof(int));
+		debug("received the listenerPath connection (fd %d)", P.listener_fd);
+	}
+	return n;
+}
+
 /* Block until `start` connects, then read the state document it sends. */
 static char *wait_barrier(void)
 {
@@ -394,7 +440,7 @@ static char *wait_barrier(void)
 			if (!state)
 				die("failed to allocate state: %m");
 		}
-		n = read(conn_fd, state + len, cap - len - 1);
+		n = recv_with_fd(conn_fd, state + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -571,6 +617,8 @@ static uint32_t parse_action(const char *name, int errnoret)
 		return SCMP_ACT_ALLOW;
 	if (strcmp(name, "SCMP_ACT_LOG") == 0)
 		return SCMP_ACT_LOG;
+	if (strcmp(name, "SCMP_ACT_NOTIFY") == 0)
+		return SCMP_ACT_NOTIFY;
 	die("failed to parse seccomp action '%s'", name);
 }
 
@@ -604,9 +652,111 @@ static void add_rule(scmp_filter_ctx ctx, struct rule *r, uint32_t def)
 	}
 }
 
+/* The flag a filter attribute would set: TSYNC, LOG and SPEC_ALLOW as libseccomp sets them. */
+static unsigned int attr_flags(scmp_filter_ctx ctx)
+{
+	static const struct {
+		enum scmp_filter_attr attr;
+		unsigned int flag;
+	} map[] = {
+		{ SCMP_FLTATR_CTL_TSYNC, SECCOMP_FILTER_FLAG_TSYNC },
+		{ SCMP_FLTATR_CTL_LOG, SECCOMP_FILTER_FLAG_LOG },
+		{ SCMP_FLTATR_CTL_SSB, SECCOMP_FILTER_FLAG_SPEC_ALLOW },
+	};
+	unsigned int flags = 0;
+	uint32_t on;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (seccomp_attr_get(ctx, map[i].attr, &on) == 0 && on)
+			flags |= map[i].flag;
+	return flags;
+}
+
+/*
+ * libseccomp 2.5 has no attribute for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (2.6 added one), so
+ * with that flag the helper exports the compiled program and loads it with seccomp(2) itself,
+ * adding the flags libseccomp would have set.  The kernel takes the flag only together with
+ * NEW_LISTENER, and a listener together with TSYNC only with TSYNC_ESRCH.
+ */
+static int load_wait_killable(scmp_filter_ctx ctx)
+{
+	unsigned int flags = attr_flags(ctx) | SECCOMP_FILTER_FLAG_NEW_LISTENER |
+			     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+	int memfd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
+	struct sock_fprog prog;
+	struct stat st;
+	int rc, fd;
+
+	if (memfd < 0)
+		die("failed to create a memfd for the seccomp program: %m");
+	rc = seccomp_export_bpf(ctx, memfd);
+	if (rc < 0)
+		die("failed to export the seccomp program: %s", strerror(-rc));
+	if (fstat(memfd, &st) < 0 || st.st_size <= 0 || st.st_size % sizeof(struct sock_filter))
+		die("failed to export the seccomp program: bad size");
+	prog.len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
+	prog.filter = malloc((size_t)st.st_size);
+	if (!prog.filter)
+		die("failed to allocate the seccomp program: %m");
+	if (pread(memfd, prog.filter, (size_t)st.st_size, 0) != st.st_size)
+		die("failed to read back the seccomp program: %m");
+	close(memfd);
+	if (flags & SECCOMP_FILTER_FLAG_TSYNC)
+		flags |= SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+	debug("loading the seccomp program with flags 0x%x", flags);
+	fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+	if (fd < 0)
+		die("failed to load the seccomp filter with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: %m");
+	free(prog.filter);
+	return fd;
+}
+
+/*
+ * config-linux.md#seccomp: one container process state per connection, the notify fd passed
+ * with SCM_RIGHTS in the same (single) sendmsg, then the connection is closed.  The helper keeps
+ * no copy of either fd, so closing the listener's copy is what makes notified calls fail.
+ */
+static void send_to_listener(int notify_fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = P.notify_msg, .iov_len = strlen(P.notify_msg) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (notify_fd < 0)
+		die("failed to get the seccomp notify fd: %s", strerror(-notify_fd));
+	if (P.listener_fd < 0)
+		die("linux.seccomp.listenerPath: start passed no connection to the listener");
+	memset(&ctl, 0, sizeof(ctl));
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = sizeof(ctl.buf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &notify_fd, sizeof(int));
+	debug("sending the container process state and notify fd %d to the listener", notify_fd);
+	do
+		n = sendmsg(P.listener_fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	/* A stream socket may take less: the rest follows without fds (allowed by the spec). */
+	for (size_t sent = 0; n >= 0 && (sent += (size_t)n) < iov.iov_len;)
+		n = send(P.listener_fd, P.notify_msg + sent, iov.iov_len - sent, MSG_NOSIGNAL);
+	if (n < 0)
+		die("linux.seccomp.listenerPath: failed to send the container process state: %m");
+	close(P.listener_fd);
+	P.listener_fd = -1;
+	close(notify_fd);
+}
+
 static void install_seccomp(void)
 {
 	uint32_t def = parse_action(P.sc_default, P.sc_default_errno);
+	int wait_killable = 0, notify_fd = -1;
 	scmp_filter_ctx ctx;
 	int rc;
 
@@ -631,6 +781,10 @@ static void install_seccomp(void)
 		const char *f = P.sc_flags.v[i];
 		enum scmp_filter_attr attr;
 
+		if (strcmp(f, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") == 0) {
+			wait_killable = 1;
+			continue;
+		}
 		if (strcmp(f, "SECCOMP_FILTER_FLAG_TSYNC") == 0)
 			attr = SCMP_FLTATR_CTL_TSYNC;
 		else if (strcmp(f, "SECCOMP_FILTER_FLAG_LOG") == 0)
@@ -644,10 +798,18 @@ static void install_seccomp(void)
 	}
 	for (int i = 0; i < P.nrules; i++)
 		add_rule(ctx, &P.rules[i], def);
-	rc = seccomp_load(ctx);
-	if (rc < 0)
-		die("failed to load the seccomp filter: %s", strerror(-rc));
+	if (wait_killable) {
+		notify_fd = load_wait_killable(ctx);
+	} else {
+		rc = seccomp_load(ctx);
+		if (rc < 0)
+			die("failed to load the seccomp filter: %s", strerror(-rc));
+		if (P.notify_msg)
+			notify_fd = seccomp_notify_fd(ctx);
+	}
 	seccomp_release(ctx);
+	if (P.notify_msg)
+		send_to_listener(notify_fd);
 }
 
 /* ---- exec --------------------------------------------------------------------------------- */
