@@ -249,11 +249,11 @@ def _dispatch(opts: dict[str, Any]) -> int:
 
         start(store, _need_id(opts))
     elif cmd == "state":
-        import json
-
         from .lifecycle import state
+        from .state import oci_json
 
-        print(json.dumps(state(store, _need_id(opts)), indent=2))
+        # Engines call ``state`` often; oci_json writes what json.dumps would, without re.
+        print(oci_json(state(store, _need_id(opts)), indent=2))
     elif cmd == "kill":
         from .lifecycle import kill
 

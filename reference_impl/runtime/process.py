@@ -1,9 +1,10 @@
 """``create``: this process (P) forks A, which enters the namespaces and forks B, the init.
 
-P: validates, reserves the id, makes the cgroups and moves A into them, writes the id maps,
-   runs prestart/createRuntime hooks, applies the device list, records the state.
-A: joins namespaces given by path, unshares the new ones (user first, so the others belong to
-   it), writes time offsets, forks B (pid 1 of a new PID namespace), reports B's pid, exits.
+P: validates, reserves the id, makes the cgroups, writes the id maps, runs
+   prestart/createRuntime hooks, applies the device list, records the state.
+A: moves itself into the cgroups, joins namespaces given by path, unshares the new ones (user
+   first, so the others belong to it), writes time offsets, forks B (pid 1 of a new PID
+   namespace), reports B's pid, exits.
 B: assembles the rootfs, runs createContainer hooks, pivot_root, masks paths, prepares the
    terminal, then execs the static helper from a sealed memfd with the plan.
 The helper tells P it is ready over the sync socket and waits on the barrier for ``start``.
@@ -298,7 +299,6 @@ def _drive(
     pid_a: int,
 ) -> None:
     """Answer A and B's requests until the helper reports it is waiting on the barrier."""
-    cgroups.join(pid_a)
     sock.send(b"go")
     linux = config.get("linux") or {}
     hooks = config.get("hooks") or {}
@@ -391,6 +391,8 @@ def _child_a(config: dict[str, Any], bundle: str, ctx: dict[str, Any]) -> None:
     _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
     if sock.recv(16) != b"go":
         raise HostError("the runtime went away during create")
+    # A, single-threaded, moves itself: B and everything it runs inherit the cgroups.
+    cg_mod.Cgroups(ctx["cgroup_dirs"], []).join_current()
     linux = config.get("linux") or {}
     entries = linux.get("namespaces") or []
     # Open every namespace path first: joining the mount namespace changes what paths mean.
