@@ -37,7 +37,9 @@ class _Options:
 try:
     from _json import make_scanner
 
-    _scan: Any = make_scanner(_Options())
+    # Any object with the decoder's attributes works (typeshed's stub wants a scanner).
+    _options: Any = _Options()
+    _scan: Any = make_scanner(_options)
 except ImportError:  # an interpreter without the accelerator: the standard path does it all
     _scan = None
 
