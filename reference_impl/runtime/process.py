@@ -14,8 +14,8 @@ P and A/B talk over a SOCK_SEQPACKET socketpair: one message per step, errors as
 
 Every ``create`` is a fresh interpreter, so this module uses the C modules ``_socket`` and
 ``_signal`` (the :mod:`socket` and :mod:`signal` wrappers import :mod:`enum` and
-:mod:`selectors`) and JSON through :mod:`._jsonlite`, and imports :mod:`termios` only for a
-terminal.
+:mod:`selectors`) and JSON through :mod:`._jsonlite`, and loads :mod:`termios` and
+:mod:`resource` (extension modules, a ``dlopen`` each) only for a terminal or rlimits.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import _signal
 import _socket
 import fcntl
 import os
-import resource
 import struct
 import time
 
@@ -273,6 +272,8 @@ def _preload(config: dict[str, Any], opts: Options) -> None:
         import tempfile  # noqa: F401
     if config["process"].get("terminal"):
         import termios  # noqa: F401
+    if config["process"].get("rlimits"):
+        import resource  # noqa: F401
     if opts.debug:
         log.debug("creating with the plan of %s", config["process"]["args"])
 
@@ -479,8 +480,8 @@ def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: b
     hooks_mod.run_hooks("createContainer", hooks.get("createContainer") or [], state)
 
     console = _connect_console(opts.console_socket) if proc.get("terminal") else None
-    # Everything that may import or log is done before pivot_root: afterwards the host's
-    # Python library is out of reach.
+    # Everything that may import or log is done before pivot_root (or by _preload): afterwards
+    # the host's Python library is out of reach.
     caps = proc.get("capabilities")
     masks = None if caps is None else plan_mod.capability_masks(caps, _bounding_set())
     log.debug("pivoting to %s", rootfs)
@@ -569,6 +570,10 @@ def _setup_terminal(console: _socket.socket, proc: dict[str, Any]) -> None:
 
 
 def _set_rlimits(rlimits: list[dict[str, Any]]) -> None:
+    if not rlimits:
+        return
+    import resource  # loaded by _preload: this runs after pivot_root
+
     for i, item in enumerate(rlimits):
         kind = config_mod.RLIMITS[item["type"]]
         inf = resource.RLIM_INFINITY
