@@ -9,8 +9,9 @@ Python (this package) does the CLI, validation of config.json (before anything i
 every error names the field), the state directory with its locks, cgroups, hooks, and the
 container init's set-up up to pivot_root:
 
-* ``create`` (process P) forks a child A. A joins namespaces given by path, unshares the new
-  ones (user first; P writes the id maps), writes time offsets and forks B. Unsharing in a
+* ``create`` (process P) forks a child A. A moves itself into the cgroups P made, joins
+  namespaces given by path, unshares the new ones (user first; P writes the id maps), writes
+  time offsets and forks B. Unsharing in a
   forked child and forking again is how a single-threaded Python process gets a pid-1 init in
   a new PID namespace without ``clone(2)``: ``unshare(CLONE_NEWPID)`` only affects children.
   A reports B's pid and exits, so B is re-parented to the caller's subreaper (the engine's

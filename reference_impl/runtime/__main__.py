@@ -1,7 +1,5 @@
 """``python -m reference_impl.runtime``: the runc-compatible CLI."""
 
-import sys
+from .cli import exit_main
 
-from .cli import main
-
-sys.exit(main())
+exit_main()

@@ -8,9 +8,9 @@ names the field: ``config.json: process.args: must be a non-empty array``.
 
 from __future__ import annotations
 
-import json
 import os
 
+from ._jsonlite import loads as json_loads
 from .errors import ConfigError
 
 # typing is imported for type checkers only: every CLI call pays for each import.
@@ -171,7 +171,7 @@ def load(bundle: str) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError("(file)", f"cannot read {path}: {err.strerror}") from err
     try:
-        config = json.loads(raw)
+        config = json_loads(raw)
     except ValueError as err:
         raise ConfigError("(file)", f"not valid JSON: {err}") from err
     validate(config, bundle)

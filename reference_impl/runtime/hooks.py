@@ -26,6 +26,8 @@ def run_hooks(
     Raises:
         HostError: a hook could not be started, exited non-zero, or ran past its timeout.
     """
+    if not hooks:
+        return  # the common case: no json import, no state document
     import json
 
     payload = json.dumps(state).encode()

@@ -1,28 +1,30 @@
 """``create``: this process (P) forks A, which enters the namespaces and forks B, the init.
 
-P: validates, reserves the id, makes the cgroups and moves A into them, writes the id maps,
-   runs prestart/createRuntime hooks, applies the device list, records the state.
-A: joins namespaces given by path, unshares the new ones (user first, so the others belong to
-   it), writes time offsets, forks B (pid 1 of a new PID namespace), reports B's pid, exits.
+P: validates, reserves the id, makes the cgroups, writes the id maps, runs
+   prestart/createRuntime hooks, applies the device list, records the state.
+A: moves itself into the cgroups, joins namespaces given by path, unshares the new ones (user
+   first, so the others belong to it), writes time offsets, forks B (pid 1 of a new PID
+   namespace), reports B's pid, exits.
 B: assembles the rootfs, runs createContainer hooks, pivot_root, masks paths, prepares the
    terminal, then execs the static helper from a sealed memfd with the plan.
 The helper tells P it is ready over the sync socket and waits on the barrier for ``start``.
 
 P and A/B talk over a SOCK_SEQPACKET socketpair: one message per step, errors as
 ``C<field>\\0<problem>`` (config) or ``H<message>`` (host).
+
+Every ``create`` is a fresh interpreter, so this module uses the C modules ``_socket`` and
+``_signal`` (the :mod:`socket` and :mod:`signal` wrappers import :mod:`enum` and
+:mod:`selectors`) and JSON through :mod:`._jsonlite`, and loads :mod:`termios` and
+:mod:`resource` (extension modules, a ``dlopen`` each) only for a terminal or rlimits.
 """
 
 from __future__ import annotations
 
-import contextlib
+import _signal
+import _socket
 import fcntl
-import json
 import os
-import resource
-import signal
-import socket
 import struct
-import termios
 import time
 
 from . import cgroups as cg_mod
@@ -31,9 +33,10 @@ from . import hooks as hooks_mod
 from . import linux as kernel
 from . import plan as plan_mod
 from . import rootfs as rootfs_mod
+from ._jsonlite import loads as json_loads
 from ._log import get_logger
 from .errors import ConfigError, HostError, RuntimeCommandError
-from .state import SOCKET_FILE, Container, Store, read_stat, wait_pidfd
+from .state import SOCKET_FILE, Container, Store, oci_json, read_stat, wait_pidfd
 
 # typing is imported for type checkers only: every CLI call pays for each import.
 TYPE_CHECKING = False
@@ -240,8 +243,10 @@ def _kill_and_wait(pid: int, timeout: float = 5.0) -> None:
         pidfd = os.pidfd_open(pid)
     except OSError:
         return
-    with contextlib.suppress(OSError):
-        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    try:  # noqa: SIM105 (no contextlib import on the CLI's hot path)
+        _signal.pidfd_send_signal(pidfd, _signal.SIGKILL)
+    except OSError:
+        pass
     wait_pidfd(pidfd, timeout)
     os.close(pidfd)
 
@@ -258,7 +263,7 @@ def _spawn(
 ) -> None:
     _preload(config, opts)
     helper_fd = _sealed_helper()
-    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    parent_sock, child_sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     barrier = _barrier_socket(store.dir(container.id))
     ctx = {
         "helper_fd": helper_fd,
@@ -288,17 +293,22 @@ def _preload(config: dict[str, Any], opts: Options) -> None:
     """Import now what the init will need: in a user namespace it may not be able to read the
     host's Python library, and after pivot_root nobody can."""
     if (config.get("hooks") or {}).get("createContainer"):
+        import json  # noqa: F401
         import subprocess  # noqa: F401
         import tempfile  # noqa: F401
+    if config["process"].get("terminal"):
+        import termios  # noqa: F401
+    if config["process"].get("rlimits"):
+        import resource  # noqa: F401
     if opts.debug:
         log.debug("creating with the plan of %s", config["process"]["args"])
 
 
-def _barrier_socket(state_dir: str) -> socket.socket:
+def _barrier_socket(state_dir: str) -> _socket.socket:
     """The listening socket ``start`` connects to; bound through the directory's fd so long
     state paths do not hit the 108-byte sun_path limit."""
     dirfd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.bind(f"/proc/self/fd/{dirfd}/{SOCKET_FILE}")
         sock.listen(1)
@@ -312,11 +322,10 @@ def _drive(
     container: Container,
     config: dict[str, Any],
     cgroups: cg_mod.Cgroups,
-    sock: socket.socket,
+    sock: _socket.socket,
     pid_a: int,
 ) -> None:
     """Answer A and B's requests until the helper reports it is waiting on the barrier."""
-    cgroups.join(pid_a)
     sock.send(b"go")
     linux = config.get("linux") or {}
     hooks = config.get("hooks") or {}
@@ -354,7 +363,7 @@ def _drive(
             state = container.oci_state("creating")
             hooks_mod.run_hooks("prestart", hooks.get("prestart") or [], state)
             hooks_mod.run_hooks("createRuntime", hooks.get("createRuntime") or [], state)
-            sock.send(json.dumps(state).encode())
+            sock.send(oci_json(state).encode())
         else:
             # The helper died before its plan was read: its message is an error text.
             raise HostError(msg.decode(errors="replace"))
@@ -373,14 +382,16 @@ def _write_id_maps(pid: int, linux: dict[str, Any]) -> None:
 
 
 def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
+    try:  # noqa: SIM105 (no contextlib import on the CLI's hot path)
         os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 # ---- A and B: the forked children --------------------------------------------------------------
 
 
-def _child_main(sock: socket.socket, body: Any) -> None:
+def _child_main(sock: _socket.socket, body: Any) -> None:
     """Run ``body`` in a forked child; report any failure to P and never return."""
     code = 0
     try:
@@ -401,16 +412,20 @@ def _child_main(sock: socket.socket, body: Any) -> None:
         os._exit(code)
 
 
-def _send(sock: socket.socket, data: bytes) -> None:
-    with contextlib.suppress(OSError):
+def _send(sock: _socket.socket, data: bytes) -> None:
+    try:  # noqa: SIM105 (no contextlib import on the CLI's hot path)
         sock.send(data[: _MAX_MSG - 1])
+    except OSError:
+        pass
 
 
 def _child_a(config: dict[str, Any], bundle: str, ctx: dict[str, Any]) -> None:
-    sock: socket.socket = ctx["sync"]
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sock: _socket.socket = ctx["sync"]
+    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
     if sock.recv(16) != b"go":
         raise HostError("the runtime went away during create")
+    # A, single-threaded, moves itself: B and everything it runs inherit the cgroups.
+    cg_mod.Cgroups(ctx["cgroup_dirs"], []).join_current()
     # Idmapped sources are cloned while A still has the runtime's privileges (see there).
     ctx["idmapped"] = rootfs_mod.idmapped_trees(config, bundle)
     linux = config.get("linux") or {}
@@ -545,7 +560,7 @@ def _write_time_offsets(offsets: dict[str, Any]) -> None:
 
 
 def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: bool) -> None:
-    sock: socket.socket = ctx["sync"]
+    sock: _socket.socket = ctx["sync"]
     opts: Options = ctx["opts"]
     proc = config["process"]
     linux = config.get("linux") or {}
@@ -568,7 +583,7 @@ def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: b
     os.close(rf.resolve(proc["cwd"], "dir"))
 
     sock.send(b"M")
-    state = json.loads(sock.recv(_MAX_MSG) or b"null")
+    state = json_loads(sock.recv(_MAX_MSG) or b"null")
     if state is None:
         raise HostError("the runtime went away during create")
     if ctx["listener"]:
@@ -583,8 +598,8 @@ def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: b
     hooks_mod.run_hooks("createContainer", hooks.get("createContainer") or [], state)
 
     console = _connect_console(opts.console_socket) if proc.get("terminal") else None
-    # Everything that may import or log is done before pivot_root: afterwards the host's
-    # Python library is out of reach.
+    # Everything that may import or log is done before pivot_root (or by _preload): afterwards
+    # the host's Python library is out of reach.
     caps = proc.get("capabilities")
     masks = None if caps is None else plan_mod.capability_masks(caps, _bounding_set())
     log.debug("pivoting to %s", rootfs)
@@ -638,8 +653,8 @@ def _bounding_set() -> int:
     return 0
 
 
-def _connect_console(path: str | None) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _connect_console(path: str | None) -> _socket.socket:
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.connect(path or "")
     except OSError as err:
@@ -647,7 +662,9 @@ def _connect_console(path: str | None) -> socket.socket:
     return sock
 
 
-def _setup_terminal(console: socket.socket, proc: dict[str, Any]) -> None:
+def _setup_terminal(console: _socket.socket, proc: dict[str, Any]) -> None:
+    import termios
+
     master, slave = os.openpty()
     size = proc.get("consoleSize")
     if size:
@@ -658,7 +675,9 @@ def _setup_terminal(console: socket.socket, proc: dict[str, Any]) -> None:
     fd = os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)
     os.close(fd)
     kernel.mount(name, "/dev/console", None, kernel.MS_BIND, None)
-    socket.send_fds(console, [name.encode()], [master])
+    # What socket.send_fds does: the pty name, the master as SCM_RIGHTS.
+    rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", master))
+    console.sendmsg([name.encode()], [rights])
     os.close(master)
     console.close()
     os.setsid()
@@ -669,6 +688,10 @@ def _setup_terminal(console: socket.socket, proc: dict[str, Any]) -> None:
 
 
 def _set_rlimits(rlimits: list[dict[str, Any]]) -> None:
+    if not rlimits:
+        return
+    import resource  # loaded by _preload: this runs after pivot_root
+
     for i, item in enumerate(rlimits):
         kind = config_mod.RLIMITS[item["type"]]
         inf = resource.RLIM_INFINITY

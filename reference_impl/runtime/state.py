@@ -40,23 +40,35 @@ def check_id(container_id: str) -> str:
     return container_id
 
 
-def oci_json(doc: dict[str, Any]) -> str:
+def oci_json(doc: dict[str, Any], indent: int | None = None) -> str:
     """JSON text of a state document (str, int and str-map values) without importing json.
 
     The standard encoder module pulls in ``re``; ``_json``'s string escaper is all we need.
+    The text is what :func:`json.dumps` writes (with ``indent`` as there), except that other
+    value types are not expected here.
     """
     from _json import encode_basestring_ascii as quote
 
+    inner = "\n" + " " * indent if indent is not None else ""
+    outer = "\n" if indent is not None else ""
+    sep = "," + inner if indent is not None else ", "
     parts = []
     for key, value in doc.items():
         if isinstance(value, dict):
-            text = "{" + ", ".join(f"{quote(k)}: {quote(v)}" for k, v in value.items()) + "}"
+            text = "{}"
+            if value:
+                deeper = inner + " " * (indent or 0) if indent is not None else ""
+                items = (f"{quote(k)}: {quote(v)}" for k, v in value.items())
+                join = "," + deeper if indent is not None else ", "
+                text = "{" + deeper + join.join(items) + inner + "}"
         elif isinstance(value, str):
             text = quote(value)
         else:
             text = str(int(value))
         parts.append(f"{quote(key)}: {text}")
-    return "{" + ", ".join(parts) + "}"
+    if not parts:
+        return "{}"
+    return "{" + inner + sep.join(parts) + outer + "}"
 
 
 class Container:
