@@ -52,13 +52,19 @@ def _userns_fd(uid_map: str, gid_map: str) -> int:
                 os.write(ready_w, b"u")
                 os.read(done_r, 1)
                 code = 0
+            else:
+                os.write(ready_w, str(ctypes.get_errno()).encode())
         finally:
             os._exit(code)
     os.close(ready_w)
     os.close(done_r)
     try:
-        if os.read(ready_r, 1) != b"u":
-            raise OSError(errno.EPERM, "unshare(CLONE_NEWUSER) failed in the probe child")
+        answer = os.read(ready_r, 16)
+        if answer != b"u":
+            err = int(answer) if answer.isdigit() else errno.ECHILD
+            raise OSError(
+                err, f"unshare(CLONE_NEWUSER) failed in the probe child: {os.strerror(err)}"
+            )
         Path(f"/proc/{pid}/uid_map").write_text(uid_map)
         Path(f"/proc/{pid}/gid_map").write_text(gid_map)
         return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)

@@ -4,13 +4,16 @@
 #
 # A cgroup2 mount always shows the one unified hierarchy: here the one the host mounts at
 # /sys/fs/cgroup/unified, so the suite finds the container's cgroup there. Every call gets
-# a new namespace (state, kill and delete see the same view as create); unshare(1) makes its
-# mounts private, so the host's mount table is untouched. On a pure v2 host this is a no-op.
+# a new namespace (state, kill and delete see the same view as create). Its mounts are slaves
+# of the host's: nothing done inside (the cgroup2 mount, the runtime's own mounts) reaches the
+# host, while the host's shared mounts keep their peer group as a master, so a runtime sees
+# the propagation of a bundle as it would when run directly (rootfsPropagation slave needs a
+# master to show). On a pure v2 host this is a no-op.
 set -eu
 if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
 	exec "$@"
 fi
-exec unshare --mount --propagation private -- sh -ec '
+exec unshare --mount --propagation slave -- sh -ec '
 	umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup
 	mount -t cgroup2 none /sys/fs/cgroup
 	exec "$@"
