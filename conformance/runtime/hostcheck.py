@@ -14,6 +14,8 @@ import logging
 import os
 import select
 import struct
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,10 +25,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 # x86-64 numbers and linux/mount.h constants.
-_SYS_UNSHARE = 272
 _SYS_OPEN_TREE = 428
 _SYS_MOUNT_SETATTR = 442
-_CLONE_NEWUSER = 0x10000000
 _OPEN_TREE_CLONE = 0x1
 _AT_EMPTY_PATH = 0x1000
 _AT_RECURSIVE = 0x8000
@@ -39,39 +39,34 @@ def _fail(what: str) -> OSError:
 
 
 def _userns_fd(uid_map: str, gid_map: str) -> int:
-    """An fd of a new user namespace with the given map lines, made by a short-lived child."""
-    ready_r, ready_w = os.pipe()
-    done_r, done_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.close(ready_r)
-            os.close(done_w)
-            if _libc.syscall(_SYS_UNSHARE, ctypes.c_int(_CLONE_NEWUSER)) == 0:
-                os.write(ready_w, b"u")
-                os.read(done_r, 1)
-                code = 0
-            else:
-                os.write(ready_w, str(ctypes.get_errno()).encode())
-        finally:
-            os._exit(code)
-    os.close(ready_w)
-    os.close(done_r)
+    """An fd of a new user namespace with the given map lines, made by a short-lived child.
+
+    The child is unshare(1), not a fork of the harness: a forked copy of a worker that has
+    used gRPC (the CRI and CSI suites run in the same xdist workers) carries gRPC's threads,
+    and unshare(CLONE_NEWUSER) refuses a multithreaded caller with EINVAL.
+    """
+    child = subprocess.Popen(
+        ["unshare", "--user", "--", "/bin/sh", "-c", "echo u; read _"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdin, stdout, stderr = child.stdin, child.stdout, child.stderr
+    if stdin is None or stdout is None or stderr is None:
+        raise OSError(errno.EBADF, "unshare --user: no pipes")
     try:
-        answer = os.read(ready_r, 16)
-        if answer != b"u":
-            err = int(answer) if answer.isdigit() else errno.ECHILD
-            raise OSError(
-                err, f"unshare(CLONE_NEWUSER) failed in the probe child: {os.strerror(err)}"
-            )
-        Path(f"/proc/{pid}/uid_map").write_text(uid_map)
-        Path(f"/proc/{pid}/gid_map").write_text(gid_map)
-        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        if stdout.readline() != b"u\n":
+            child.wait(timeout=30)
+            why = stderr.read().decode(errors="replace").strip()
+            raise OSError(errno.EPERM, f"unshare --user failed: {why or child.returncode}")
+        Path(f"/proc/{child.pid}/uid_map").write_text(uid_map)
+        Path(f"/proc/{child.pid}/gid_map").write_text(gid_map)
+        return os.open(f"/proc/{child.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     finally:
-        os.close(ready_r)
-        os.close(done_w)
-        os.waitpid(pid, 0)
+        stdin.close()
+        child.wait(timeout=30)
+        stdout.close()
+        stderr.close()
 
 
 def idmap_unsupported(path: Path, recursive: bool = False) -> str | None:
@@ -192,6 +187,21 @@ def _log_filter() -> bytes:
     return ld_nr + is_getppid + ret_log + ret_allow
 
 
+_LOG_CHILD = """
+import ctypes, os, struct, sys
+program = bytes.fromhex(sys.argv[1])
+set_seccomp, mode_filter, nr = (int(a) for a in sys.argv[2:5])
+libc = ctypes.CDLL(None, use_errno=True)
+insns = ctypes.create_string_buffer(program, len(program))
+fprog = struct.pack("HxxxxxxQ", len(program) // 8, ctypes.addressof(insns))
+if libc.prctl(set_seccomp, mode_filter, fprog, 0, 0) != 0:
+    sys.exit(1)
+libc.syscall(nr)
+print(os.getpid())
+"""
+"""Installs the filter given in hex, makes the logged call once and prints its pid."""
+
+
 @functools.cache
 def seccomp_log_unobservable() -> str | None:
     """Why logged seccomp actions do not reach ``/dev/kmsg`` here, or ``None``.
@@ -204,22 +214,16 @@ def seccomp_log_unobservable() -> str | None:
     logged = Path("/proc/sys/kernel/seccomp/actions_logged")
     if logged.exists() and "log" not in logged.read_text().split():
         return f"{logged} does not contain 'log' ({logged.read_text().strip()!r})"
-    program = _log_filter()
-    insns = ctypes.create_string_buffer(program, len(program))
-    fprog = struct.pack("HxxxxxxQ", len(program) // 8, ctypes.addressof(insns))
     with KernelLog() as klog:
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                if _libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, fprog, 0, 0) == 0:
-                    _libc.syscall(GETPPID_NR)
-                    code = 0
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
+        # A fresh interpreter, not a fork of the harness (which may carry gRPC's threads).
+        child = subprocess.run(
+            [sys.executable, "-S", "-c", _LOG_CHILD, _log_filter().hex(),
+             str(_PR_SET_SECCOMP), str(_SECCOMP_MODE_FILTER), str(GETPPID_NR)],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        if child.returncode != 0:
             return "a test filter could not be installed (prctl PR_SET_SECCOMP failed)"
+        pid = int(child.stdout)
         record = klog.wait_for((AUDIT_SECCOMP, f" pid={pid} ", f" syscall={GETPPID_NR} "), 3.0)
     if record is None:
         return (
