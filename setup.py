@@ -21,7 +21,7 @@ def _load(name: str, path: Path):  # type: ignore[no-untyped-def]
 
 
 class BuildWithNative(build_py):
-    """Compile the C programs before the Python files are collected, so _bin/ ships."""
+    """Compile the C programs before the Python files are collected, so native-bin/ ships."""
 
     def run(self) -> None:
         native = _load("_native", ROOT / "wire" / "native.py")

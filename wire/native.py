@@ -1,7 +1,7 @@
 """Build the project's small native programs (the runtime helper, the in-container probe).
 
 Each program is one C file beside the Python code that uses it. The package build compiles
-them into ``_bin/`` next to their source (see ``setup.py``); :func:`ensure` compiles on first
+them into ``native-bin/`` next to their source (see ``setup.py``); :func:`ensure` compiles on first
 use when that did not happen (an editable install, a changed source), into a cache directory
 keyed by the source's hash, so a stale binary is never used.
 """
@@ -17,6 +17,10 @@ import tempfile
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+NATIVE_DIR = "native-bin"
+"""Where the package build puts a program, beside its source. Not a Python identifier, so
+setuptools never takes the directory for a package it was not told about."""
 
 
 class NativeBuildError(RuntimeError):
@@ -54,7 +58,7 @@ def compile_c(
 def ensure(source: Path, *, static: bool = True, libs: tuple[str, ...] = ()) -> Path:
     """The path of an up-to-date binary built from ``source``, building it when needed."""
     digest = hashlib.sha256(source.read_bytes() + repr((static, libs)).encode()).hexdigest()[:16]
-    prebuilt = source.parent / "_bin" / source.stem
+    prebuilt = source.parent / NATIVE_DIR / source.stem
     stamp = prebuilt.with_name(prebuilt.name + ".sha")
     if prebuilt.exists() and stamp.exists() and stamp.read_text().strip() == digest:
         return prebuilt
@@ -65,8 +69,9 @@ def ensure(source: Path, *, static: bool = True, libs: tuple[str, ...] = ()) -> 
 
 
 def prebuild(source: Path, *, static: bool = True, libs: tuple[str, ...] = ()) -> Path:
-    """Build ``source`` into ``_bin/`` beside it with a hash stamp (the package build step)."""
+    """Build ``source`` into ``native-bin/`` beside it with a hash stamp (the package build
+    step)."""
     digest = hashlib.sha256(source.read_bytes() + repr((static, libs)).encode()).hexdigest()[:16]
-    out = compile_c(source, source.parent / "_bin" / source.stem, static=static, libs=libs)
+    out = compile_c(source, source.parent / NATIVE_DIR / source.stem, static=static, libs=libs)
     out.with_name(out.name + ".sha").write_text(digest + "\n")
     return out

@@ -71,7 +71,7 @@ def helper_path() -> str:
     with open(HELPER_SOURCE, "rb") as fh:
         source = fh.read()
     digest = sha256(source + repr((True, ("seccomp",))).encode()).hexdigest()[:16]
-    prebuilt = os.path.join(os.path.dirname(HELPER_SOURCE), "_bin", "helper")
+    prebuilt = os.path.join(os.path.dirname(HELPER_SOURCE), "native-bin", "helper")
     try:
         with open(prebuilt + ".sha") as fh:
             if fh.read().strip() == digest and os.path.exists(prebuilt):
