@@ -451,3 +451,16 @@ def run_probe(container: Container, bundle: Any, *options: str) -> dict[str, Any
     bundle.probe(*options, out="report.json")
     container.run_to_exit()
     return container.probe_report("report.json")
+
+
+def start_signal_waiter(container: Container, bundle: Any) -> None:
+    """Create and start a container whose probe waits for a signal; return once it waits.
+
+    The probe writes its report to ``report.json`` when the signal arrives.
+    """
+    bundle.probe("--wait-signal", out="report.json")
+    bundle.process.setdefault("env", []).append("PROBE_READY=/shared/ready")
+    container.must_create()
+    container.must_start()
+    if not wait_for_path(bundle.shared / "ready", container.pid):
+        raise Violation("container process", "to reach its signal wait", "it did not")

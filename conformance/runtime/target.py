@@ -56,7 +56,7 @@ PRESETS: dict[str, Preset] = {
     "crun": Preset(
         "crun",
         args=("--cgroup-manager=disabled",),
-        wrapper="crun-cgroup2.sh",
+        wrapper="cgroup2-view.sh",
         why="crun 1.8 rejects hybrid cgroup hosts: a private cgroup2 mount, cgroups disabled",
         cgroups=False,
     ),

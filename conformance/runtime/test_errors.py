@@ -13,7 +13,7 @@ import pytest
 
 from conformance.core import check, check_equal, current_evidence
 from conformance.runtime.bundle import CGROUP_PARENT, Bundle
-from conformance.runtime.driver import Container, Runtime, wait_for_path
+from conformance.runtime.driver import Container, Runtime, start_signal_waiter
 from conformance.runtime.leftovers import HostView, host_view
 from conformance.runtime.rootfs import probe_binary
 
@@ -90,26 +90,13 @@ def test_failed_create_leaves_nothing_behind(
     check_equal(container.read_pid_file(), None, "--pid-file after a failed create")
 
 
-def _running(container: Container, bundle: Bundle) -> None:
-    bundle.probe("--wait-signal", out="report.json")
-    bundle.process.setdefault("env", []).append("PROBE_READY=/shared/ready")
-    container.must_create()
-    container.must_start()
-    check(
-        wait_for_path(bundle.shared / "ready", container.pid),
-        "container process",
-        "to reach its signal wait",
-        "it did not",
-    )
-
-
 @pytest.mark.requirement("error-no-effect")
 def test_failed_second_start_changes_nothing(
     runtime: Runtime, container: Container, bundle: Bundle
 ) -> None:
     """A start of a running container fails and leaves its state and the host as they were."""
     _named_cgroup(runtime, bundle, container)
-    _running(container, bundle)
+    start_signal_waiter(container, bundle)
     before, state = _view(runtime, container), container.state()
 
     res = container.start()
@@ -142,7 +129,7 @@ def test_failed_delete_of_running_container_changes_nothing(
 ) -> None:
     """A delete of a running container fails and leaves its state and the host as they were."""
     _named_cgroup(runtime, bundle, container)
-    _running(container, bundle)
+    start_signal_waiter(container, bundle)
     before, state = _view(runtime, container), container.state()
 
     res = runtime.delete(container.cid)

@@ -12,25 +12,18 @@ import pytest
 
 from conformance.core import Violation, check, check_equal, current_evidence
 from conformance.runtime.bundle import Bundle
-from conformance.runtime.driver import Container, ExitWatcher, Runtime, alive, wait_for_path
+from conformance.runtime.driver import (
+    Container,
+    ExitWatcher,
+    Runtime,
+    alive,
+    start_signal_waiter,
+    wait_for_path,
+)
 from conformance.runtime.leftovers import own_cgroup_dirs
 from conformance.runtime.schemas import validate_state
 
 SIGNAL_WAITER = ["--wait-signal"]
-
-
-def _running(container: Container, bundle: Bundle) -> None:
-    """Create and start a container whose probe waits for a signal."""
-    bundle.probe(*SIGNAL_WAITER, out="report.json")
-    bundle.process.setdefault("env", []).append("PROBE_READY=/shared/ready")
-    container.must_create()
-    container.must_start()
-    check(
-        wait_for_path(bundle.shared / "ready", container.pid),
-        "container process",
-        "to reach its signal wait",
-        "it did not",
-    )
 
 
 @pytest.mark.requirement("state-document")
@@ -198,7 +191,7 @@ def test_config_changes_after_create_have_no_effect(container: Container, bundle
 @pytest.mark.requirement("start-only-created")
 def test_start_of_running_container_fails(container: Container, bundle: Bundle) -> None:
     """A second start of a running container fails and the process keeps running."""
-    _running(container, bundle)
+    start_signal_waiter(container, bundle)
 
     res = container.start()
 
@@ -233,7 +226,7 @@ def test_start_of_unknown_id_fails(runtime: Runtime) -> None:
 @pytest.mark.requirement("kill-signal")
 def test_kill_delivers_the_named_signal(container: Container, bundle: Bundle) -> None:
     """kill <id> USR1 reaches the running process as SIGUSR1."""
-    _running(container, bundle)
+    start_signal_waiter(container, bundle)
 
     res = container.runtime.kill(container.cid, "USR1")
 
@@ -276,7 +269,7 @@ def test_delete_of_running_container_fails_and_keeps_it(
     container: Container, bundle: Bundle
 ) -> None:
     """delete without --force of a running container fails; the container keeps running."""
-    _running(container, bundle)
+    start_signal_waiter(container, bundle)
 
     res = container.runtime.delete(container.cid)
 

@@ -17,7 +17,7 @@ from conformance.core import check, check_equal, current_evidence, skip_host
 from conformance.core.errors import EnvironmentProblem
 from conformance.runtime import lsm
 from conformance.runtime.bundle import Bundle
-from conformance.runtime.driver import Container, run_probe, wait_for_path
+from conformance.runtime.driver import Container, run_probe, start_signal_waiter
 from conformance.runtime.observe import id_map, mount_at
 
 PROC_NS = {
@@ -367,18 +367,8 @@ def test_rootfs_propagation_is_applied(
     mount the host makes below the rootfs after start reaches the container."""
     must, must_not, propagates = PROPAGATION_TAGS[propagation]
     bundle.linux["rootfsPropagation"] = propagation
-    bundle.probe("--wait-signal", out="report.json")
-    bundle.process.setdefault("env", []).append("PROBE_READY=/shared/ready")
-
     with _shared_host_mount(bundle.rootfs) as host_dir:
-        container.must_create()
-        container.must_start()
-        check(
-            wait_for_path(bundle.shared / "ready", container.pid),
-            "container process",
-            "to reach its signal wait",
-            "it did not",
-        )
+        start_signal_waiter(container, bundle)
         subprocess.run(
             ["mount", "-t", "tmpfs", "conformance-propagated", str(host_dir)], check=True
         )

@@ -53,7 +53,7 @@ class TestResolve:
         target = target_mod.resolve("/usr/bin/crun", [], None, "crun", tmp_path)
 
         assert target.command[:1] == ["/bin/sh"]
-        assert target.command[1].endswith("presets/crun-cgroup2.sh")
+        assert target.command[1].endswith("presets/cgroup2-view.sh")
         assert "--cgroup-manager=disabled" in target.global_args
         assert target.cgroups is False
 

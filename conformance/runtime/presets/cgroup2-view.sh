@@ -1,6 +1,8 @@
 #!/bin/sh
 # Run a runtime in a private mount namespace whose /sys/fs/cgroup is the host's cgroup2
-# hierarchy, so it takes its cgroup v2 code path on a hybrid v1/v2 host.
+# hierarchy, so it takes its cgroup v2 code path on a hybrid v1/v2 host. The crun preset uses
+# it too: crun 1.8 refuses hybrid hosts outright ("cgroups in hybrid mode not supported"),
+# even with --cgroup-manager=disabled.
 #
 # A cgroup2 mount always shows the one unified hierarchy: here the one the host mounts at
 # /sys/fs/cgroup/unified, so the suite finds the container's cgroup there. Every call gets
