@@ -107,12 +107,18 @@ def _move_one(host: _Netlink, inner: _Netlink, ns_fd: int, host_name: str, name:
         raise ConfigError(f"{field}.name", f"{name!r} already exists in the container namespace")
     addrs = host.permanent_global_addresses(index)
     log.debug("moving network device %s into the container as %s", host_name, name)
+    host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         host.request(RTM_NEWLINK, _ifinfo(index) + _attr(IFLA_NET_NS_FD, struct.pack("=I", ns_fd))
                      + _attr(IFLA_IFNAME, name.encode() + b"\0"))  # fmt: skip
     except OSError as err:
+        # The kernel moves first and renames after: a refused rename leaves the device in the
+        # container's namespace under its host name, for undo() to bring back.
+        if inner.link_by_name(host_name) is not None:
+            _moved.append((host_name, host_name, addrs, host_ns))
+        else:
+            os.close(host_ns)
         raise HostError(f"{field}: failed to move the network device: {err.strerror}") from err
-    host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     new_index, new_name = inner.link_by_mac(mac, name)
     _moved.append((host_name, new_name, addrs, host_ns))
     try:
