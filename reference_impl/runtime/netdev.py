@@ -52,8 +52,8 @@ _IFINFO = struct.Struct("=BxHiII")
 _IFADDR = struct.Struct("=BBBBi")
 _RTA = struct.Struct("=HH")
 
-_moved: list[tuple[str, str, list[tuple[int, int, int, dict[int, bytes]]], int]] = []
-"""What this create moved: (host name, name in the container, addresses, host netns fd)."""
+_moved: list[tuple[str, str, list[tuple[int, int, int, dict[int, bytes]]]]] = []
+"""What this create moved: (host name, name in the container, addresses)."""
 
 
 def preflight(devices: dict[str, Any], netns_path: str | None) -> None:
@@ -107,7 +107,6 @@ def _move_one(host: _Netlink, inner: _Netlink, ns_fd: int, host_name: str, name:
         raise ConfigError(f"{field}.name", f"{name!r} already exists in the container namespace")
     addrs = host.permanent_global_addresses(index)
     log.debug("moving network device %s into the container as %s", host_name, name)
-    host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         host.request(RTM_NEWLINK, _ifinfo(index) + _attr(IFLA_NET_NS_FD, struct.pack("=I", ns_fd))
                      + _attr(IFLA_IFNAME, name.encode() + b"\0"))  # fmt: skip
@@ -115,12 +114,11 @@ def _move_one(host: _Netlink, inner: _Netlink, ns_fd: int, host_name: str, name:
         # The kernel moves first and renames after: a refused rename leaves the device in the
         # container's namespace under its host name, for undo() to bring back.
         if inner.link_by_name(host_name) is not None:
-            _moved.append((host_name, host_name, addrs, host_ns))
-        else:
-            os.close(host_ns)
+            _moved.append((host_name, host_name, addrs))
         raise HostError(f"{field}: failed to move the network device: {err.strerror}") from err
     new_index, new_name = inner.link_by_mac(mac, name)
-    _moved.append((host_name, new_name, addrs, host_ns))
+    _moved.append((host_name, new_name, addrs))
+    log.debug("restoring %d addresses of %s and setting it up", len(addrs), new_name)
     try:
         for family, prefix, flags, attrs in addrs:
             inner.add_address(new_index, family, prefix, flags, attrs)
@@ -130,24 +128,27 @@ def _move_one(host: _Netlink, inner: _Netlink, ns_fd: int, host_name: str, name:
 
 
 def undo(pid: int) -> None:
-    """Move back what a failed create moved, with its name and addresses (best effort)."""
+    """Move back what a failed create moved, with its name and addresses (best effort).
+
+    Runs in the creating process, which never left the runtime's network namespace.
+    """
     if not _moved:
         return
     try:
         ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return  # the namespace is gone: the kernel already disposed of the devices
+    host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         with _Netlink() as host, _Netlink(ns_fd) as inner:
             while _moved:
-                host_name, name, addrs, host_ns = _moved.pop()
+                host_name, name, addrs = _moved.pop()
                 try:
                     _move_back(host, inner, host_name, name, addrs, host_ns)
-                except OSError as err:
-                    log.warning("failed to move %s back to the host: %s", name, err.strerror)
-                finally:
-                    os.close(host_ns)
+                except (OSError, HostError) as err:
+                    log.warning("failed to move %s back to the host: %s", name, err)
     finally:
+        os.close(host_ns)
         os.close(ns_fd)
 
 
