@@ -5,7 +5,8 @@ Each test makes a ``dummy`` link (``ifb`` where the kernel lacks dummy) with a u
 address and an unusual MTU, and lists it in ``linux.netDevices``. No traffic is ever sent. The
 container's network namespace is observed from the host with ``ip -j`` run under
 ``nsenter --net=/proc/<pid>/ns/net`` while the container is ``created`` (create applies
-everything but the process). Every link is deleted afterwards, wherever it ended up.
+everything but the process); one test also reads the device's sysfs entry from inside. Every
+link is deleted afterwards, wherever it ended up.
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ def test_net_device_is_moved_under_its_new_name(
 ) -> None:
     """The device leaves the runtime's namespace and shows in the container under ``name``."""
     new = "ct" + secrets.token_hex(5)
+    inside = f"/sys/class/net/{new}/address"
+    bundle.probe("--read", inside, out="report.json")
 
     links = _created_with(runtime, container, bundle, dummy, {"name": new})
 
@@ -156,6 +159,11 @@ def test_net_device_is_moved_under_its_new_name(
     check_equal(links[new]["address"], dummy.mac, f"hardware address of {new}")
     check_equal(links[new]["mtu"], MTU, f"MTU of {new}")
     _check_gone_from_host(dummy)
+    # The container's own view: its sysfs (mounted in its network namespace) lists the device.
+    container.must_start()
+    container.wait()
+    seen = container.probe_report("report.json")["read"][inside]
+    check_equal((seen.get("data") or "").strip(), dummy.mac, f"{inside} read in the container")
 
 
 @pytest.mark.requirement("linux-netdevices-move")
