@@ -638,6 +638,67 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "",
     ),
     (
+        "linux-netdevices-move",
+        M,
+        "Network Devices",
+        "each linux.netDevices entry leaves the runtime's network namespace and is found in the "
+        "container's one under its name (the host name when name is unset), with its hardware "
+        "address and MTU unchanged",
+        "config-linux.md#network-devices",
+        "since v1.3",
+    ),
+    (
+        "linux-netdevices-addresses",
+        M,
+        "Network Devices",
+        "a moved device keeps its permanent addresses of global scope, IPv4 and IPv6",
+        "config-linux.md#network-devices",
+        "since v1.3; the kernel drops every address on a namespace move, so the runtime re-adds",
+    ),
+    (
+        "linux-netdevices-up",
+        M,
+        "Network Devices",
+        "a moved device is up in the container's network namespace",
+        "config-linux.md#network-devices",
+        "since v1.3",
+    ),
+    (
+        "linux-netdevices-template",
+        M,
+        "Network Devices",
+        "a name containing %d is a template: the move is made and the kernel picks a free name",
+        "config-linux.md#network-devices",
+        "since v1.3",
+    ),
+    (
+        "linux-netdevices-name-in-use",
+        M,
+        "Network Devices",
+        "a name already used in the container's network namespace fails create, and the device "
+        "stays in the runtime's namespace with its addresses",
+        "config-linux.md#network-devices",
+        "since v1.3; lo exists in every new network namespace",
+    ),
+    (
+        "linux-netdevices-missing",
+        M,
+        "Network Devices",
+        "the runtime checks that the move is possible: a device the runtime's namespace lacks "
+        "fails create and leaves nothing behind",
+        "config-linux.md#network-devices",
+        "since v1.3",
+    ),
+    (
+        "linux-netdevices-not-moved-back",
+        M,
+        "Network Devices",
+        "delete does not move a device back out of the container's network namespace: the "
+        "namespace's end decides (a virtual device such as dummy is destroyed with it)",
+        "config-linux.md#network-devices",
+        "since v1.3",
+    ),
+    (
         "linux-masked-paths",
         M,
         "Masked Paths",

@@ -584,10 +584,39 @@ def _linux(linux: dict[str, Any], namespaces: dict[str, str | None]) -> None:
             raise ConfigError("linux.personality.domain", "must be LINUX or LINUX32")
         if pers.get("flags"):
             raise ConfigError("linux.personality.flags", "no flags are defined by the spec")
-    for key in ("intelRdt", "memoryPolicy", "netDevices"):
+    if "netDevices" in linux:
+        _net_devices(linux["netDevices"], namespaces)
+    for key in ("intelRdt", "memoryPolicy"):
         if linux.get(key):
-            # TODO(spec v1.3): intelRdt, memoryPolicy and netDevices are refused, not implemented.
+            # TODO(spec v1.3): intelRdt and memoryPolicy are refused, not implemented.
             raise ConfigError(f"linux.{key}", "is not supported by this runtime")
+
+
+def _ifname(value: Any, field: str, template: bool = False) -> str:
+    """A Linux interface name (dev_valid_name): 1-15 bytes, no '/', ':' or whitespace."""
+    name = _str(value, field)
+    raw = name.encode()
+    bad = not raw or len(raw) >= 16 or name in (".", "..") or any(c in name for c in "/: \t\n")
+    if bad or (name.count("%") > (1 if template else 0)) or ("%" in name and "%d" not in name):
+        what = "an interface name (or a template with one %d)" if template else "an interface name"
+        raise ConfigError(field, f"must be {what} of 1-15 bytes without '/', ':' or spaces")
+    return name
+
+
+def _net_devices(value: Any, namespaces: dict[str, str | None]) -> None:
+    devices = _obj(value, "linux.netDevices")
+    if devices and "network" not in namespaces:
+        # config-linux.md: devices go from the runtime's namespace into the container's one.
+        raise ConfigError("linux.netDevices", "needs a network namespace in linux.namespaces")
+    targets: dict[str, str] = {}
+    for host_name, entry in devices.items():
+        field = f"linux.netDevices.{host_name}"
+        _ifname(host_name, field)
+        spec = _obj(entry, field)
+        name = _ifname(spec["name"], f"{field}.name", True) if "name" in spec else host_name
+        if name in targets and "%d" not in name:
+            raise ConfigError(f"{field}.name", f"{name!r} is also the name for {targets[name]}")
+        targets[name] = host_name
 
 
 def _devices(value: Any) -> None:

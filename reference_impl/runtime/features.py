@@ -36,6 +36,7 @@ def features() -> dict[str, Any]:
             "apparmor": {"enabled": True},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
+            "netDevices": {"enabled": True},
             "mountExtensions": {"idmap": {"enabled": True}},
         },
         "annotations": {

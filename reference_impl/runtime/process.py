@@ -26,6 +26,7 @@ import errno
 import fcntl
 import os
 import struct
+import sys
 import time
 
 from . import cgroups as cg_mod
@@ -193,6 +194,10 @@ def _preflight(config: dict[str, Any], opts: Options) -> None:
         _probe_oom_score_adj(adj)
     cg_mod.preflight(config["linux"].get("resources") or {})
     _refuse_selinux_labels(config)
+    if config["linux"].get("netDevices"):
+        from . import netdev
+
+        netdev.preflight(config["linux"]["netDevices"], namespaces.get("network"))
 
 
 def _refuse_selinux_labels(config: dict[str, Any]) -> None:
@@ -242,6 +247,10 @@ def _write_pid_file(path: str, pid: int) -> None:
 def _undo(store: Store, container: Container, cgroups: cg_mod.Cgroups | None) -> None:
     """Remove everything a failed create made (runtime.md#errors)."""
     if container.pid > 0:
+        netdev = sys.modules.get(f"{__package__}.netdev")
+        if netdev is not None:
+            # Before the init dies: with its network namespace the moved devices would go too.
+            netdev.undo(container.pid)
         _kill_and_wait(container.pid)
     if cgroups is not None:
         cgroups.destroy()
@@ -369,6 +378,10 @@ def _drive(
             # Limits apply once A has exited, so a pids.limit of 1 counts the init alone.
             _reap(pid_a)
             cgroups.apply(linux.get("resources") or {})
+            if linux.get("netDevices"):
+                from . import netdev
+
+                netdev.move_all(linux["netDevices"], container.pid)
         elif kind == b"M":
             cgroups.apply_devices((linux.get("resources") or {}).get("devices") or [])
             state = container.oci_state("creating")

@@ -198,6 +198,7 @@ def test_valid_config_passes(bundle_dir: Path) -> None:
         ),
         ("linux.timeOffsets", {"monotonic": {"secs": 1}}, "linux.timeOffsets: needs a time"),
         ("linux.intelRdt", {"closID": "x"}, "linux.intelRdt: is not supported"),
+        ("linux.netDevices", {"eth0": {}}, "linux.netDevices: needs a network namespace"),
     ],
 )
 def test_invalid_config_is_rejected_naming_the_field(
@@ -210,6 +211,40 @@ def test_invalid_config_is_rejected_naming_the_field(
         config.load(str(bundle_dir))
     assert message in str(info.value)
     assert str(info.value).startswith("config.json: ")
+
+
+_WITH_NETNS = _set(
+    VALID, "linux.namespaces", [{"type": "mount"}, {"type": "uts"}, {"type": "network"}]
+)
+
+
+@pytest.mark.parametrize(
+    ("devices", "message"),
+    [
+        ([], "linux.netDevices: must be an object"),
+        ({"a/b": {}}, "linux.netDevices.a/b: must be an interface name"),
+        ({"eth0": {"name": "n" * 16}}, "linux.netDevices.eth0.name: must be an interface name"),
+        ({"eth0": {"name": "c%s"}}, "linux.netDevices.eth0.name: must be an interface name"),
+        ({"eth0": {"name": 3}}, "linux.netDevices.eth0.name: must be a string"),
+        ({"eth0": "x"}, "linux.netDevices.eth0: must be an object"),
+        ({"eth0": {"name": "c0"}, "eth1": {"name": "c0"}}, "linux.netDevices.eth1.name: 'c0'"),
+    ],
+)
+def test_invalid_net_devices_are_rejected_naming_the_field(
+    bundle_dir: Path, devices: Any, message: str
+) -> None:
+    """Malformed netDevices entries fail validation with the entry's path in the message."""
+    doc = _set(_WITH_NETNS, "linux.netDevices", devices)
+    with pytest.raises(ConfigError) as info:
+        config.validate(doc, str(bundle_dir))
+    assert message in str(info.value)
+
+
+def test_net_devices_with_a_network_namespace_pass(bundle_dir: Path) -> None:
+    """Renames, a %d template and entries without name are valid; features advertise them."""
+    devices = {"eth0": {"name": "c0"}, "eth1": {"name": "ct%d"}, "eth2": {}}
+    config.validate(_set(_WITH_NETNS, "linux.netDevices", devices), str(bundle_dir))
+    assert features.features()["linux"]["netDevices"] == {"enabled": True}
 
 
 def test_notify_config_with_listener_passes(bundle_dir: Path) -> None:
