@@ -105,11 +105,29 @@ def _mounts(marks: tuple[str, ...]) -> list[str]:
 
 
 def cgroups_named(cid: str) -> list[Path]:
-    """cgroup directories called ``cid`` up to three levels below each hierarchy."""
+    """cgroup directories called ``cid`` up to three levels below each hierarchy.
+
+    Other workers create and remove cgroups while this walks, so a directory that vanishes
+    mid-walk is simply not there (a glob would raise FileNotFoundError).
+    """
     found: list[Path] = []
-    for pattern in ("*/{}", "*/*/{}", "*/*/*/{}", "{}"):
-        found += [p for p in CGROUP_ROOT.glob(pattern.format(cid)) if p.is_dir()]
+    level = [CGROUP_ROOT]
+    for _depth in range(4):
+        below: list[Path] = []
+        for parent in level:
+            if (parent / cid).is_dir():
+                found.append(parent / cid)
+            below += _subdirs(parent)
+        level = below
     return found
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        with os.scandir(path) as entries:
+            return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _network_namespaces() -> list[str]:
