@@ -36,6 +36,10 @@ def features() -> dict[str, Any]:
             "apparmor": {"enabled": True},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
+            "memoryPolicy": {
+                "modes": list(cfg.MEMPOLICY_MODES),
+                "flags": list(cfg.MEMPOLICY_FLAGS),
+            },
             "mountExtensions": {"idmap": {"enabled": True}},
         },
         "annotations": {
