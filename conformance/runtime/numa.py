@@ -3,7 +3,8 @@
 The harness asks the kernel itself, with set_mempolicy(2) on its own thread, whether a
 policy can be applied here: a mode newer than the kernel (MPOL_WEIGHTED_INTERLEAVE is 6.9)
 or a node list the host lacks is a host limit, not the runtime's fault. The memory policy
-is per thread and the call is undone at once, so nothing else in the worker sees it.
+is per thread and is put back when the trial ends, so the worker's other threads never see
+it; processes the thread starts meanwhile inherit it, which the tests use on purpose.
 """
 
 from __future__ import annotations

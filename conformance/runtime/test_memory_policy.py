@@ -112,32 +112,32 @@ def test_unset_memory_policy_leaves_the_inherited_one(container: Container, bund
     )
 
 
+def _first_host() -> str:
+    return str(numa.host_memory_nodes()[0])
+
+
 INVALID: dict[str, tuple[str, tuple[str, ...], Callable[[], str], bool]] = {
-    "unknown-mode": ("MPOL_NOT_A_MODE", (), lambda: _first_host(), False),
-    "unknown-flag": ("MPOL_BIND", ("MPOL_F_NOT_A_FLAG",), lambda: _first_host(), False),
+    "unknown-mode": ("MPOL_NOT_A_MODE", (), _first_host, False),
+    "unknown-flag": ("MPOL_BIND", ("MPOL_F_NOT_A_FLAG",), _first_host, False),
     "malformed-nodes": ("MPOL_BIND", (), lambda: f"{_first_host()}-x", False),
     "absent-node": ("MPOL_BIND", (), lambda: str(numa.absent_node()), True),
-    "nodes-on-default": ("MPOL_DEFAULT", (), lambda: _first_host(), True),
-    "nodes-on-local": ("MPOL_LOCAL", (), lambda: _first_host(), True),
+    "nodes-on-default": ("MPOL_DEFAULT", (), _first_host, True),
+    "nodes-on-local": ("MPOL_LOCAL", (), _first_host, True),
     "bind-without-nodes": ("MPOL_BIND", (), lambda: "", True),
     "static-and-relative": (
         "MPOL_BIND",
         ("MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"),
-        lambda: _first_host(),
+        _first_host,
         True,
     ),
     "numa-balancing-on-interleave": (
         "MPOL_INTERLEAVE",
         ("MPOL_F_NUMA_BALANCING",),
-        lambda: _first_host(),
+        _first_host,
         True,
     ),
 }
 """Policies no runtime can apply: mode, flags, nodes, and whether the kernel is the judge."""
-
-
-def _first_host() -> str:
-    return str(numa.host_memory_nodes()[0])
 
 
 @pytest.mark.requirement("linux-memory-policy-invalid")
