@@ -878,6 +878,40 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "config-linux.md#personality",
         "",
     ),
+    (
+        "linux-memory-policy",
+        M,
+        "Memory policy",
+        "linux.memoryPolicy is the NUMA memory policy the container process runs with: its "
+        "mode, its flags and the node set it names (a list such as 0-3,7)",
+        "config-linux.md#memory-policy",
+        "read in the process with get_mempolicy(2); tried with the host's own memory nodes, "
+        "policies the host kernel refuses (checked by the harness on its own thread) and "
+        "node lists needing more nodes than the host has are skipped with the reason",
+    ),
+    (
+        "linux-memory-policy-invalid",
+        M,
+        "Memory policy",
+        "a memoryPolicy that cannot be applied fails create and leaves nothing behind: a "
+        "mode or flag the spec does not name, a malformed node list, a node the host lacks, "
+        "or a combination the kernel always refuses (nodes on MPOL_DEFAULT or MPOL_LOCAL, "
+        "none on MPOL_BIND, MPOL_F_STATIC_NODES with MPOL_F_RELATIVE_NODES)",
+        "config-linux.md#memory-policy",
+        "the section names the valid values; a policy set_mempolicy(2) refuses cannot be put "
+        "into effect, which runtime.md#errors makes an error of the operation",
+    ),
+    (
+        "linux-memory-policy-unset",
+        S,
+        "Memory policy",
+        "without linux.memoryPolicy the container process keeps the memory policy it "
+        "inherits from the runtime: the runtime sets none of its own",
+        "config-linux.md#memory-policy",
+        "the spec says nothing of an absent memoryPolicy; the level is ours: an optional "
+        "setting left out is read as no change. The harness starts the runtime under "
+        "MPOL_PREFERRED on a host node so inheriting is told apart from a reset to default",
+    ),
     # -- features.md -------------------------------------------------------------------------
     (
         "features-document",
@@ -948,6 +982,17 @@ _ROWS: list[tuple[str, Level, str, str, str, str]] = [
         "features-linux.md#seccomp",
         "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is tried alone with an SCMP_ACT_NOTIFY rule "
         "and a listener (the kernel refuses it otherwise)",
+    ),
+    (
+        "features-memory-policy",
+        M,
+        "Features structure (Linux)",
+        "every mode and flag in memoryPolicy.modes and memoryPolicy.flags is recognised in "
+        "linux.memoryPolicy: a container using it is created and runs with it",
+        "features-linux.md#memorypolicy",
+        "each mode is tried with the host's first memory node (none for MPOL_DEFAULT and "
+        "MPOL_LOCAL), each flag with MPOL_BIND; the spec lets the lists hold what the host "
+        "lacks, so an item the host kernel refuses is noted and not tried",
     ),
     (
         "features-capabilities",

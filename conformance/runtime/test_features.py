@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from conformance.core import Violation, check, check_equal, current_evidence, skip_capability
+from conformance.core import (
+    Violation,
+    check,
+    check_equal,
+    current_evidence,
+    skip_capability,
+    skip_host,
+)
+from conformance.runtime import numa
 from conformance.runtime.bundle import SHARED_IN_CONTAINER, Bundle
 from conformance.runtime.driver import Container, Runtime, run_probe
 from conformance.runtime.observe import CAPABILITIES, capability_sets, mount_at
@@ -285,6 +293,48 @@ def _wait_killable_problems(
 def _set_seccomp(config: dict[str, Any]) -> Callable[[Bundle], None]:
     def change(bundle: Bundle) -> None:
         bundle.linux["seccomp"] = config
+
+    return change
+
+
+@pytest.mark.requirement("features-memory-policy")
+def test_every_advertised_memory_policy_item_is_accepted(
+    runtime: Runtime,
+    make_bundle: Callable[..., Bundle],
+    make_container: Callable[..., Container],
+) -> None:
+    """Each mode and flag memoryPolicy advertises is accepted and the process runs with it."""
+    advertised = (_features(runtime).get("linux") or {}).get("memoryPolicy") or {}
+    if not advertised.get("modes") and not advertised.get("flags"):
+        skip_capability("features.linux.memoryPolicy", "no modes or flags advertised")
+    node = str(numa.host_memory_nodes()[0])
+    items = [(m, (), "" if m in numa.NODELESS else node) for m in advertised.get("modes") or []]
+    items += [("MPOL_BIND", (f,), node) for f in advertised.get("flags") or []]
+    problems, untried = [], []
+    for mode, flags, nodes in items:
+        name = flags[0] if flags else mode
+        if mode not in numa.MODES or not set(flags) <= set(numa.FLAGS):
+            untried.append(f"{name}: not a name of the spec, its use is unknown to the harness")
+            continue
+        refused = numa.host_refuses(mode, flags, numa.parse_nodes(nodes))
+        if refused:
+            untried.append(f"{name}: {refused}")
+            continue
+        policy = numa.config_policy(mode, nodes, flags)
+        report, why = _runs(make_bundle, make_container, _set_memory_policy(policy))
+        seen = None if report is None else numa.seen_policy(report)
+        want = {"mode": mode, "flags": list(flags), "nodes": sorted(numa.parse_nodes(nodes))}
+        if why is not None or seen != want:
+            problems.append(f"{name}: {why or f'get_mempolicy gave {seen}, not {want}'}")
+    current_evidence().note("advertised memoryPolicy items not tried", items=untried)
+    if len(untried) == len(items):
+        skip_host(f"no advertised memoryPolicy item can be tried here: {untried}")
+    check_equal(problems, [], "advertised memoryPolicy modes and flags refused or not applied")
+
+
+def _set_memory_policy(policy: dict[str, Any]) -> Callable[[Bundle], None]:
+    def change(bundle: Bundle) -> None:
+        bundle.linux["memoryPolicy"] = policy
 
     return change
 

@@ -148,6 +148,25 @@ SECCOMP_KNOWN_FLAGS = SECCOMP_FLAGS
 PROPAGATIONS = ("shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate")
 _PROPAGATION_DOC = "shared, slave, private, unbindable"
 DEVICE_TYPES = ("c", "b", "u", "p")
+# linux.memoryPolicy (config-linux.md, Memory policy) → linux/mempolicy.h.
+MEMPOLICY_MODES = {
+    "MPOL_DEFAULT": 0,
+    "MPOL_PREFERRED": 1,
+    "MPOL_BIND": 2,
+    "MPOL_INTERLEAVE": 3,
+    "MPOL_LOCAL": 4,
+    "MPOL_PREFERRED_MANY": 5,
+    "MPOL_WEIGHTED_INTERLEAVE": 6,
+}
+MEMPOLICY_FLAGS = {
+    "MPOL_F_NUMA_BALANCING": 1 << 13,
+    "MPOL_F_RELATIVE_NODES": 1 << 14,
+    "MPOL_F_STATIC_NODES": 1 << 15,
+}
+MEMPOLICY_MAX_NODES = 1024  # bits in the node mask passed to set_mempolicy
+_MPOL_NODELESS = ("MPOL_DEFAULT", "MPOL_LOCAL")
+_MPOL_NODES_OPTIONAL = ("MPOL_PREFERRED",)  # an empty set means local allocation
+_MPOL_BALANCING_MODES = ("MPOL_BIND", "MPOL_PREFERRED_MANY")  # set_mempolicy(2), EINVAL
 UINT32_MAX = 2**32 - 1
 INT64_MAX = 2**63 - 1
 
@@ -586,10 +605,11 @@ def _linux(linux: dict[str, Any], namespaces: dict[str, str | None]) -> None:
             raise ConfigError("linux.personality.flags", "no flags are defined by the spec")
     if "netDevices" in linux:
         _net_devices(linux["netDevices"], namespaces)
-    for key in ("intelRdt", "memoryPolicy"):
-        if linux.get(key):
-            # TODO(spec v1.3): intelRdt and memoryPolicy are refused, not implemented.
-            raise ConfigError(f"linux.{key}", "is not supported by this runtime")
+    if "memoryPolicy" in linux:
+        memory_policy(linux["memoryPolicy"])
+    if linux.get("intelRdt"):
+        # TODO(spec v1.3): intelRdt is refused, not implemented (no resctrl on this host).
+        raise ConfigError("linux.intelRdt", "is not supported by this runtime")
 
 
 def _ifname(value: Any, field: str, template: bool = False) -> str:
@@ -617,6 +637,67 @@ def _net_devices(value: Any, namespaces: dict[str, str | None]) -> None:
         if name in targets and "%d" not in name:
             raise ConfigError(f"{field}.name", f"{name!r} is also the name for {targets[name]}")
         targets[name] = host_name
+
+
+def memory_policy(value: Any) -> tuple[int, list[int]]:
+    """Check linux.memoryPolicy; the value set_mempolicy(2) takes (mode | flags) and the nodes.
+
+    What the kernel refuses for every host is refused here, naming the field: an unknown
+    mode or flag, nodes on MPOL_DEFAULT or MPOL_LOCAL, no nodes where the mode needs some,
+    MPOL_F_STATIC_NODES with MPOL_F_RELATIVE_NODES, MPOL_F_NUMA_BALANCING outside
+    MPOL_BIND and MPOL_PREFERRED_MANY. Whether the nodes exist is the host's to say.
+    """
+    policy = _obj(value, "linux.memoryPolicy")
+    mode = _str(policy.get("mode"), "linux.memoryPolicy.mode")
+    if mode not in MEMPOLICY_MODES:
+        raise ConfigError(
+            "linux.memoryPolicy.mode", f"must be one of {', '.join(MEMPOLICY_MODES)}, got {mode!r}"
+        )
+    nodes = node_list(_str(policy.get("nodes", ""), "linux.memoryPolicy.nodes"))
+    if nodes and mode in _MPOL_NODELESS:
+        raise ConfigError("linux.memoryPolicy.nodes", f"must be empty for {mode}")
+    if not nodes and mode not in _MPOL_NODELESS + _MPOL_NODES_OPTIONAL:
+        raise ConfigError("linux.memoryPolicy.nodes", f"must name at least one node for {mode}")
+    flags = _strs(policy.get("flags", []), "linux.memoryPolicy.flags")
+    value = MEMPOLICY_MODES[mode]
+    for i, flag in enumerate(flags):
+        if flag not in MEMPOLICY_FLAGS:
+            raise ConfigError(
+                f"linux.memoryPolicy.flags[{i}]",
+                f"must be one of {', '.join(MEMPOLICY_FLAGS)}, got {flag!r}",
+            )
+        value |= MEMPOLICY_FLAGS[flag]
+    if {"MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"} <= set(flags):
+        raise ConfigError(
+            "linux.memoryPolicy.flags",
+            "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other",
+        )
+    if "MPOL_F_NUMA_BALANCING" in flags and mode not in _MPOL_BALANCING_MODES:
+        raise ConfigError(
+            "linux.memoryPolicy.flags",
+            f"MPOL_F_NUMA_BALANCING applies to MPOL_BIND and MPOL_PREFERRED_MANY only, not {mode}",
+        )
+    return value, nodes
+
+
+def node_list(text: str) -> list[int]:
+    """The nodes of a list such as ``0-3,7``; an empty string is no nodes."""
+    nodes: set[int] = set()
+    for part in text.split(",") if text.strip() else []:
+        low, dash, high = part.strip().partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            raise ConfigError(
+                "linux.memoryPolicy.nodes",
+                f"must be node numbers and ranges such as 0-3,7, got {text!r}",
+            )
+        first, last = int(low), int(high) if dash else int(low)
+        if first > last or last >= MEMPOLICY_MAX_NODES:
+            raise ConfigError(
+                "linux.memoryPolicy.nodes",
+                f"range {part.strip()!r} must run upwards below {MEMPOLICY_MAX_NODES}",
+            )
+        nodes.update(range(first, last + 1))
+    return sorted(nodes)
 
 
 def _devices(value: Any) -> None:

@@ -37,6 +37,10 @@ def features() -> dict[str, Any]:
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
             "netDevices": {"enabled": True},
+            "memoryPolicy": {
+                "modes": list(cfg.MEMPOLICY_MODES),
+                "flags": list(cfg.MEMPOLICY_FLAGS),
+            },
             "mountExtensions": {"idmap": {"enabled": True}},
         },
         "annotations": {

@@ -639,7 +639,10 @@ def _child_b(config: dict[str, Any], bundle: str, ctx: dict[str, Any], userns: b
         prop = rootfs_mod.PROPAGATION[linux["rootfsPropagation"]]
         kernel.mount(None, "/", None, prop, None)
     _set_rlimits(proc.get("rlimits") or [])
-    # Scheduling, I/O priority and personality survive both execve calls (helper, process).
+    # Scheduling, I/O priority, personality and the memory policy survive both execve calls
+    # (helper, process).
+    if "memoryPolicy" in linux:
+        _set_memory_policy(linux["memoryPolicy"])
     if proc.get("scheduler"):
         _set_scheduler(proc["scheduler"])
     if proc.get("ioPriority"):
@@ -763,6 +766,28 @@ def _set_personality(pers: dict[str, Any]) -> None:
         kernel.raw_syscall(kernel.SYS_PERSONALITY, domain)
     except OSError as err:
         raise HostError(f"linux.personality: failed to set {pers['domain']}: {err}") from err
+
+
+def _set_memory_policy(policy: dict[str, Any]) -> None:
+    # Here, in the init, not in the helper: the task policy is inherited across fork and kept
+    # by execve (set_mempolicy(2)), like the scheduler and personality set next to it, and
+    # the field-named errors stay in one language. After the cpuset move in A, so the kernel
+    # judges the nodes against the container's mems.
+    value, nodes = config_mod.memory_policy(policy)
+    mask = bytearray(config_mod.MEMPOLICY_MAX_NODES // 8)
+    for node in nodes:
+        mask[node // 8] |= 1 << (node % 8)  # little-endian unsigned longs: bit n of the array
+    try:
+        # maxnode counts one past the last bit the kernel reads.
+        kernel.raw_syscall(
+            kernel.SYS_SET_MEMPOLICY, value, bytes(mask), config_mod.MEMPOLICY_MAX_NODES + 1
+        )
+    except OSError as err:
+        nodes_text = policy.get("nodes") or "none"
+        raise HostError(
+            f"linux.memoryPolicy: failed to set {policy['mode']} on nodes {nodes_text}: "
+            f"{os.strerror(err.errno or 0)}"
+        ) from err
 
 
 def _check_executable(proc: dict[str, Any]) -> None:

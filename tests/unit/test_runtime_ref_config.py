@@ -199,6 +199,33 @@ def test_valid_config_passes(bundle_dir: Path) -> None:
         ("linux.timeOffsets", {"monotonic": {"secs": 1}}, "linux.timeOffsets: needs a time"),
         ("linux.intelRdt", {"closID": "x"}, "linux.intelRdt: is not supported"),
         ("linux.netDevices", {"eth0": {}}, "linux.netDevices: needs a network namespace"),
+        ("linux.memoryPolicy", "MPOL_BIND", "linux.memoryPolicy: must be an object"),
+        ("linux.memoryPolicy", {"nodes": "0"}, "linux.memoryPolicy.mode: must be a string"),
+        ("linux.memoryPolicy", {"mode": "MPOL_NOPE"}, "linux.memoryPolicy.mode: must be one of"),
+        ("linux.memoryPolicy", {"mode": "MPOL_BIND"}, "linux.memoryPolicy.nodes: must name"),
+        ("linux.memoryPolicy", {"mode": "MPOL_LOCAL", "nodes": "0"}, "nodes: must be empty"),
+        ("linux.memoryPolicy", {"mode": "MPOL_BIND", "nodes": "0-"}, "nodes: must be node"),
+        ("linux.memoryPolicy", {"mode": "MPOL_BIND", "nodes": "3-1"}, "must run upwards"),
+        ("linux.memoryPolicy", {"mode": "MPOL_BIND", "nodes": "1024"}, "below 1024"),
+        (
+            "linux.memoryPolicy",
+            {"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_NOPE"]},
+            "linux.memoryPolicy.flags[0]: must be one of",
+        ),
+        (
+            "linux.memoryPolicy",
+            {
+                "mode": "MPOL_BIND",
+                "nodes": "0",
+                "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"],
+            },
+            "linux.memoryPolicy.flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude",
+        ),
+        (
+            "linux.memoryPolicy",
+            {"mode": "MPOL_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_NUMA_BALANCING"]},
+            "linux.memoryPolicy.flags: MPOL_F_NUMA_BALANCING applies to MPOL_BIND",
+        ),
     ],
 )
 def test_invalid_config_is_rejected_naming_the_field(
@@ -268,6 +295,43 @@ def test_features_list_notify_and_wait_killable() -> None:
     assert "SCMP_ACT_NOTIFY" in seccomp["actions"]
     assert "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in seccomp["supportedFlags"]
     assert seccomp["supportedFlags"] == seccomp["knownFlags"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "value", "nodes"),
+    [
+        ({"mode": "MPOL_DEFAULT"}, 0, []),
+        ({"mode": "MPOL_LOCAL", "nodes": ""}, 4, []),
+        ({"mode": "MPOL_PREFERRED"}, 1, []),
+        (
+            {"mode": "MPOL_BIND", "nodes": "0-3,7", "flags": ["MPOL_F_STATIC_NODES"]},
+            2 | 1 << 15,
+            [0, 1, 2, 3, 7],
+        ),
+        (
+            {"mode": "MPOL_PREFERRED_MANY", "nodes": " 2 , 1", "flags": ["MPOL_F_NUMA_BALANCING"]},
+            5 | 1 << 13,
+            [1, 2],
+        ),
+    ],
+)
+def test_memory_policy_becomes_set_mempolicy_arguments(
+    policy: dict[str, Any], value: int, nodes: list[int]
+) -> None:
+    """A valid memoryPolicy maps to the mode | flags int and the node list set_mempolicy takes."""
+    assert config.memory_policy(policy) == (value, nodes)
+
+
+def test_features_list_every_memory_policy_mode_and_flag() -> None:
+    """features advertises the seven modes and three flags of the spec."""
+    advertised = features.features()["linux"]["memoryPolicy"]
+    assert len(advertised["modes"]) == 7
+    assert "MPOL_WEIGHTED_INTERLEAVE" in advertised["modes"]
+    assert sorted(advertised["flags"]) == [
+        "MPOL_F_NUMA_BALANCING",
+        "MPOL_F_RELATIVE_NODES",
+        "MPOL_F_STATIC_NODES",
+    ]
 
 
 def test_process_state_for_the_listener() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from conformance.core import Violation
 from conformance.core.errors import ConfigurationError
+from conformance.runtime import numa
 from conformance.runtime import target as target_mod
 from conformance.runtime.bundle import Bundle, base_config
 from conformance.runtime.leftovers import HostView
@@ -193,3 +194,37 @@ def test_failing_values_lists_only_the_values_that_fail_alone() -> None:
     assert calls == [["a", "b"]]
     assert _failing_values(["a", "bad", "c"], attempt) == ["bad: refused"]
     assert _failing_values([], attempt) == []
+
+
+class TestMemoryPolicyHelpers:
+    """The harness's reading of node lists and of the probe's get_mempolicy report."""
+
+    def test_node_lists_take_ranges_and_single_nodes(self) -> None:
+        """``0-2,5`` is nodes 0, 1, 2 and 5; an empty list is no nodes."""
+        assert numa.parse_nodes("0-2,5") == {0, 1, 2, 5}
+        assert numa.parse_nodes("") == set()
+
+    def test_report_is_decoded_into_config_names(self) -> None:
+        """Mode number and flag bits become the config's names; nodes stay sorted numbers."""
+        report = {"mempolicy": {"errno": 0, "mode": 2, "flags": 1 << 15, "nodes": [3, 0]}}
+
+        assert numa.seen_policy(report) == {
+            "mode": "MPOL_BIND",
+            "flags": ["MPOL_F_STATIC_NODES"],
+            "nodes": [0, 3],
+        }
+
+    def test_a_failed_get_mempolicy_is_shown_as_is(self) -> None:
+        """A probe that could not read its policy yields the raw report, never a policy."""
+        report = {"mempolicy": {"errno": 38}}
+
+        assert numa.seen_policy(report) == {"get_mempolicy": {"errno": 38}}
+
+    def test_thread_policy_is_put_back(self) -> None:
+        """The harness's own thread policy is the same before and after a trial."""
+        before = numa._get()
+        with numa.thread_policy("MPOL_PREFERRED", (), numa.host_memory_nodes()[:1]) as err:
+            assert err == 0
+            assert numa._get()[0] == numa.MODES["MPOL_PREFERRED"]
+
+        assert numa._get() == before

@@ -370,6 +370,30 @@ static void report_sched(void)
 	printf_raw("%d", personality(0xffffffff));
 }
 
+/* The task memory policy as get_mempolicy(2) gives it: mode and flags share one int. */
+static void report_mempolicy(void)
+{
+	unsigned long mask[1024 / (8 * sizeof(unsigned long))] = { 0 };
+	const unsigned bits = 8 * sizeof(unsigned long);
+	int policy = 0, first = 1;
+	unsigned i;
+
+	key("mempolicy");
+	if (syscall(SYS_get_mempolicy, &policy, mask, 1024UL, NULL, 0UL) < 0) {
+		printf_raw("{\"errno\":%d}", errno);
+		return;
+	}
+	printf_raw("{\"errno\":0,\"mode\":%d,\"flags\":%d,\"nodes\":[", policy & 0xff,
+		   policy & ~0xff);
+	for (i = 0; i < 1024; i++) {
+		if (!(mask[i / bits] & (1UL << (i % bits))))
+			continue;
+		printf_raw(first ? "%u" : ",%u", i);
+		first = 0;
+	}
+	puts_raw("]}");
+}
+
 static void report_tty(void)
 {
 	struct winsize ws;
@@ -738,6 +762,7 @@ int main(int argc, char **argv, char **envp)
 	report_namespaces();
 	report_fds();
 	report_sched();
+	report_mempolicy();
 	report_prctl();
 	report_tty();
 	report_uts();
