@@ -19,6 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from conformance.core.errors import EnvironmentProblem
+from conformance.runtime.holder import holding
+
 log = logging.getLogger(__name__)
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -39,34 +42,17 @@ def _fail(what: str) -> OSError:
 
 
 def _userns_fd(uid_map: str, gid_map: str) -> int:
-    """An fd of a new user namespace with the given map lines, made by a short-lived child.
+    """An fd of a new user namespace with the given map lines, made by a short-lived holder.
 
-    The child is unshare(1), not a fork of the harness: a forked copy of a worker that has
+    The holder is unshare(1), not a fork of the harness: a forked copy of a worker that has
     used gRPC (the CRI and CSI suites run in the same xdist workers) carries gRPC's threads,
     and unshare(CLONE_NEWUSER) refuses a multithreaded caller with EINVAL.
     """
-    child = subprocess.Popen(
-        ["unshare", "--user", "--", "/bin/sh", "-c", "echo u; read _"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    stdin, stdout, stderr = child.stdin, child.stdout, child.stderr
-    if stdin is None or stdout is None or stderr is None:
-        raise OSError(errno.EBADF, "unshare --user: no pipes")
     try:
-        if stdout.readline() != b"u\n":
-            child.wait(timeout=30)
-            why = stderr.read().decode(errors="replace").strip()
-            raise OSError(errno.EPERM, f"unshare --user failed: {why or child.returncode}")
-        Path(f"/proc/{child.pid}/uid_map").write_text(uid_map)
-        Path(f"/proc/{child.pid}/gid_map").write_text(gid_map)
-        return os.open(f"/proc/{child.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
-    finally:
-        stdin.close()
-        child.wait(timeout=30)
-        stdout.close()
-        stderr.close()
+        with holding("--user", id_maps=(uid_map, gid_map)) as pid:
+            return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    except EnvironmentProblem as err:
+        raise OSError(errno.EPERM, str(err)) from err
 
 
 def idmap_unsupported(path: Path, recursive: bool = False) -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,10 +13,10 @@ from typing import Any
 import pytest
 
 from conformance.core import check, check_equal, current_evidence, skip_host
-from conformance.core.errors import EnvironmentProblem
 from conformance.runtime import lsm
 from conformance.runtime.bundle import Bundle
 from conformance.runtime.driver import Container, run_probe, start_signal_waiter
+from conformance.runtime.holder import holding
 from conformance.runtime.observe import id_map, mount_at
 
 PROC_NS = {
@@ -40,27 +39,9 @@ def own_namespace(kind: str) -> str:
 
 @pytest.fixture
 def ns_holder() -> Iterator[int]:
-    """A process in new network, IPC and UTS namespaces, for joining by path.
-
-    It prints a line once unshare(1) is done, so no polling is needed.
-    """
-    proc = subprocess.Popen(
-        ["unshare", "--net", "--ipc", "--uts", "--", "/bin/busybox", "sh", "-c",
-         "echo ready; exec /bin/busybox sleep 600"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        if proc.stdout.readline().strip() != "ready":
-            raise EnvironmentProblem("the namespace holder did not start (unshare failed)")
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+    """A process in new network, IPC and UTS namespaces, for joining by path."""
+    with holding("--net", "--ipc", "--uts") as pid:
+        yield pid
 
 
 @pytest.mark.requirement("linux-namespaces-new")
@@ -439,11 +420,6 @@ def test_time_offsets_are_written(container: Container, bundle: Bundle) -> None:
     check_equal(offsets.get("boottime"), (3600, 0), "timens_offsets boottime")
 
 
-HOLDER_SCRIPT = "echo unshared; read line; echo ready; exec /bin/busybox sleep 600"
-"""The holder reports it has unshared, waits for one line (the harness writes id maps first
-when asked) and confirms; no polling and no sleeps are involved."""
-
-
 def _time_offsets(report: dict[str, Any]) -> dict[str, tuple[int, int]]:
     offsets = {}
     for line in (report.get("timens_offsets") or "").splitlines():
@@ -452,57 +428,10 @@ def _time_offsets(report: dict[str, Any]) -> dict[str, tuple[int, int]]:
     return offsets
 
 
-@contextlib.contextmanager
-def _holding(*unshare_args: str, id_maps: tuple[str, str] | None = None) -> Iterator[int]:
-    """A process that unshare(1) put in new namespaces; yields its pid, kills it afterwards.
-
-    With ``--fork`` (a new PID namespace is only entered by children) the holder is
-    unshare's child, found in ``/proc/<pid>/task/<pid>/children``. ``id_maps`` are the
-    (uid_map, gid_map) texts written for a new user namespace before the holder goes on.
-    """
-    proc = subprocess.Popen(
-        ["unshare", *unshare_args, "--", "/bin/busybox", "sh", "-c", HOLDER_SCRIPT],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    holder = proc.pid
-    try:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        if proc.stdout.readline().strip() != "unshared":
-            raise EnvironmentProblem(f"failed to unshare {unshare_args}: {_stderr(proc)}")
-        if "--fork" in unshare_args:
-            holder = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
-        if id_maps is not None:
-            Path(f"/proc/{holder}/uid_map").write_text(id_maps[0])
-            Path(f"/proc/{holder}/gid_map").write_text(id_maps[1])
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-        if proc.stdout.readline().strip() != "ready":
-            raise EnvironmentProblem(f"the holder in {unshare_args} ended: {_stderr(proc)}")
-        yield holder
-    finally:
-        if holder != proc.pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(holder, signal.SIGKILL)
-        proc.kill()
-        proc.wait()
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
-def _stderr(proc: subprocess.Popen[str]) -> str:
-    proc.kill()
-    return (proc.stderr.read() if proc.stderr is not None else "").strip()
-
-
 @pytest.mark.requirement("linux-namespaces-join")
 def test_cgroup_namespace_path_is_joined(container: Container, bundle: Bundle) -> None:
     """A cgroup namespace given by path is the one the container ends up in."""
-    with _holding("--cgroup") as holder:
+    with holding("--cgroup") as holder:
         path = f"/proc/{holder}/ns/cgroup"
         bundle.set_namespace("cgroup", path)
 
@@ -514,7 +443,7 @@ def test_cgroup_namespace_path_is_joined(container: Container, bundle: Bundle) -
 @pytest.mark.requirement("linux-namespaces-join")
 def test_pid_namespace_path_is_joined(container: Container, bundle: Bundle) -> None:
     """A joined PID namespace holds the process, which is not that namespace's init."""
-    with _holding("--pid", "--fork", "--kill-child") as holder:
+    with holding("--pid", "--fork", "--kill-child") as holder:
         path = f"/proc/{holder}/ns/pid"
         expected = os.readlink(path)
         bundle.set_namespace("pid", path)
@@ -535,7 +464,7 @@ def test_mount_namespace_path_is_joined(container: Container, bundle: Bundle) ->
     """A joined mount namespace is the one the container's mounts and root are made in."""
     # The holder has a private copy of the host's mounts: what the runtime mounts and
     # pivots there never reaches the host.
-    with _holding("--mount", "--propagation", "private") as holder:
+    with holding("--mount", "--propagation", "private") as holder:
         path = f"/proc/{holder}/ns/mnt"
         expected = os.readlink(path)
         bundle.set_namespace("mount", path)
@@ -567,7 +496,7 @@ def _run_in_joined_userns(
     namespace already has its maps); returns the report and the namespace's link."""
     bundle = make_bundle(traversable=True)
     container = make_container(bundle)
-    with _holding("--user", id_maps=USERNS_MAPS) as holder:
+    with holding("--user", id_maps=USERNS_MAPS) as holder:
         path = f"/proc/{holder}/ns/user"
         expected = os.readlink(path)
         bundle.set_namespace("user", path)
@@ -610,7 +539,7 @@ def test_time_namespace_path_is_joined(container: Container, bundle: Bundle) -> 
     """A joined time namespace is the container's, with the offsets its creator set."""
     if not Path("/proc/self/timens_offsets").exists():
         skip_host("the kernel has no time namespaces")
-    with _holding("--time", "--monotonic", "86400", "--boottime", "3600") as holder:
+    with holding("--time", "--monotonic", "86400", "--boottime", "3600") as holder:
         path = f"/proc/{holder}/ns/time"
         expected = os.readlink(path)
         bundle.set_namespace("time", path)
