@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conformance.runtime.observe import parse_mountinfo
+
 V2 = ""
 """Key of the cgroup2 hierarchy in membership and mount maps (``0::/path`` in /proc/PID/cgroup)."""
 
@@ -39,16 +41,13 @@ def membership(pid: int) -> dict[str, str]:
 def parse_mounts(mountinfo: str) -> dict[str, Path]:
     """Controller → mount point of its hierarchy; ``""`` names the (first) cgroup2 mount."""
     mounts: dict[str, Path] = {}
-    for line in mountinfo.splitlines():
-        head, _, tail = line.partition(" - ")
-        fstype, _, opts = [*tail.split(), "", "", ""][:3]
-        point = Path(head.split()[4])
-        if fstype == "cgroup2":
-            mounts.setdefault(V2, point)
-        elif fstype == "cgroup":
-            for opt in opts.split(","):
+    for mount in parse_mountinfo(mountinfo):
+        if mount.fstype == "cgroup2":
+            mounts.setdefault(V2, Path(mount.point))
+        elif mount.fstype == "cgroup":
+            for opt in mount.super_options:
                 if opt not in ("rw", "ro") and not opt.startswith(("release_agent", "clone_")):
-                    mounts.setdefault(opt, point)
+                    mounts.setdefault(opt, Path(mount.point))
     return mounts
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from conformance.core.errors import EnvironmentProblem
 from conformance.runtime.holder import holding
+from conformance.runtime.observe import parse_mountinfo
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +99,11 @@ def _fstype(path: Path) -> str:
     """The filesystem type of the mount holding ``path`` (from /proc/self/mountinfo)."""
     best, kind = "", "unknown filesystem"
     target = str(path.resolve())
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        head, _, tail = line.partition(" - ")
-        point = head.split()[4]
+    for mount in parse_mountinfo(Path("/proc/self/mountinfo").read_text()):
+        point = mount.point
         inside = target == point or target.startswith(point.rstrip("/") + "/")
         if inside and len(point) >= len(best):
-            best, kind = point, tail.split()[0]
+            best, kind = point, mount.fstype
     return kind
 
 

@@ -70,8 +70,13 @@ def _unescape(text: str) -> str:
 
 def mountinfo(report: dict[str, Any]) -> list[Mount]:
     """The probe's mount table, in kernel order."""
+    return parse_mountinfo(report.get("mountinfo") or "")
+
+
+def parse_mountinfo(text: str) -> list[Mount]:
+    """A ``/proc/<pid>/mountinfo`` text (the probe's or the host's), in kernel order."""
     mounts = []
-    for line in (report.get("mountinfo") or "").splitlines():
+    for line in text.splitlines():
         head, _, tail = line.partition(" - ")
         parts = head.split()
         fstype, source, sopts = ([*tail.split(), "", "", ""])[:3]

@@ -17,7 +17,7 @@ from conformance.runtime import lsm
 from conformance.runtime.bundle import Bundle
 from conformance.runtime.driver import Container, run_probe, start_signal_waiter
 from conformance.runtime.holder import holding
-from conformance.runtime.observe import id_map, mount_at
+from conformance.runtime.observe import id_map, mount_at, parse_mountinfo
 
 PROC_NS = {
     "pid": "pid",
@@ -470,9 +470,8 @@ def test_mount_namespace_path_is_joined(container: Container, bundle: Bundle) ->
         bundle.set_namespace("mount", path)
 
         report = run_probe(container, bundle)
-        holder_points = [
-            line.split()[4] for line in Path(f"/proc/{holder}/mountinfo").read_text().splitlines()
-        ]
+        holder_mounts = parse_mountinfo(Path(f"/proc/{holder}/mountinfo").read_text())
+        holder_points = [m.point for m in holder_mounts]
 
     check_equal(report["namespaces"]["mnt"], expected, "mount namespace")
     check(mount_at(report, "/shared") is not None, "mountinfo /shared", "a mount", None)
