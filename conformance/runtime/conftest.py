@@ -23,6 +23,7 @@ from conformance.core.errors import ConfigurationError, HarnessError
 from conformance.runtime import target as target_mod
 from conformance.runtime.bundle import CGROUP_PARENT, Bundle, base_config
 from conformance.runtime.driver import Container, Runtime, alive, become_subreaper
+from conformance.runtime.leftovers import cgroups_named
 from conformance.runtime.rootfs import cached_rootfs, clone_rootfs
 
 log = logging.getLogger(__name__)
@@ -120,18 +121,9 @@ def _sweep_and_check(rt: Runtime) -> None:
     _remove_empty_parents()
     leftovers = [f"container {cid} still answers state" for cid in left]
     leftovers += [f"state entry {p.name}" for p in rt.target.root.iterdir() if p.name in rt.created]
-    leftovers += [f"cgroup {p}" for p in _cgroups_named(set(rt.created))]
+    leftovers += [f"cgroup {p}" for p in cgroups_named(*rt.created)]
     if leftovers:
         raise HarnessError("the run left resources behind: " + "; ".join(leftovers))
-
-
-def _cgroups_named(ids: set[str]) -> list[Path]:
-    found = []
-    base = Path("/sys/fs/cgroup")
-    for controller in base.iterdir() if base.is_dir() else []:
-        for sub in (controller, *[p for p in controller.glob("*") if p.is_dir()]):
-            found += [p for p in sub.glob("*") if p.name in ids and p.is_dir()]
-    return found
 
 
 @pytest.fixture(scope="session")

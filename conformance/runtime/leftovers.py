@@ -104,8 +104,8 @@ def _mounts(marks: tuple[str, ...]) -> list[str]:
     return found
 
 
-def cgroups_named(cid: str) -> list[Path]:
-    """cgroup directories called ``cid`` up to three levels below each hierarchy.
+def cgroups_named(*ids: str) -> list[Path]:
+    """cgroup directories called after one of ``ids``, up to three levels below each hierarchy.
 
     Other workers create and remove cgroups while this walks, so a directory that vanishes
     mid-walk is simply not there (a glob would raise FileNotFoundError).
@@ -115,8 +115,7 @@ def cgroups_named(cid: str) -> list[Path]:
     for _depth in range(4):
         below: list[Path] = []
         for parent in level:
-            if (parent / cid).is_dir():
-                found.append(parent / cid)
+            found += [parent / cid for cid in ids if (parent / cid).is_dir()]
             below += _subdirs(parent)
         level = below
     return found

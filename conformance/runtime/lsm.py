@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conformance.runtime.observe import CAPABILITIES
+from conformance.runtime.observe import CAPABILITIES, capability_sets
 
 ROOT = Path("/")
 
@@ -79,10 +79,7 @@ def selinux_container_contexts(root: Path = ROOT) -> dict[str, str]:
 
 def bounding_set(root: Path = ROOT) -> set[str]:
     """Capability names in the harness's own bounding set (``/proc/self/status`` CapBnd)."""
-    status = _read(root, "/proc/self/status") or ""
-    match = re.search(r"^CapBnd:\s*([0-9a-f]+)", status, re.MULTILINE)
-    mask = int(match.group(1), 16) if match else 0
-    return {cap for bit, cap in enumerate(CAPABILITIES) if mask >> bit & 1}
+    return capability_sets({"status": _read(root, "/proc/self/status") or ""})["bounding"]
 
 
 def kernel_capabilities(root: Path = ROOT) -> list[str]:
