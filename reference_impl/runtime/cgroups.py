@@ -190,16 +190,10 @@ class Cgroups:
             raise HostError(f"linux.cgroupsPath: failed to create cgroup {rel}: {err}") from err
         return cls(dirs, created)
 
-    def join(self, pid: int) -> None:
-        """Move ``pid`` into every directory."""
-        for path in self.dirs:
-            log.debug("joining pid %d to %s", pid, path)
-            _write(path, "cgroup.procs", str(pid), "linux.cgroupsPath")
-
     def join_current(self) -> None:
         """Move the calling process, which must be single-threaded, into every directory.
 
-        The same as :meth:`join` with its own pid, but a v1 ``tasks`` write of ``0`` (the
+        The same as writing its pid to ``cgroup.procs``, but a v1 ``tasks`` write of ``0`` (the
         calling thread) skips the kernel's global threadgroup lock, whose first taking waits
         out an RCU grace period (5-12 ms here, on every create). A v2 directory has no
         ``tasks`` file and no such shortcut for domain cgroups: there it is ``cgroup.procs``.
@@ -432,19 +426,19 @@ def device_program(rules: list[dict[str, Any]]) -> bytes:
 
 
 def _bpf(cmd: int, attr: bytes) -> int:
-    import ctypes
     import platform
+
+    from . import linux as kernel
 
     nr = _BPF_SYSCALL.get(platform.machine())
     if nr is None:
         raise HostError(f"linux.resources.devices: bpf(2) is not wired for {platform.machine()}")
-    libc = ctypes.CDLL(None, use_errno=True)
-    buf = ctypes.create_string_buffer(attr, len(attr))
-    ret = int(libc.syscall(nr, cmd, buf, len(attr)))
-    if ret < 0:
-        err = ctypes.get_errno()
-        raise HostError(f"linux.resources.devices: bpf command {cmd} failed: {os.strerror(err)}")
-    return ret
+    try:
+        return kernel.raw_syscall(nr, cmd, attr, len(attr))
+    except OSError as err:
+        raise HostError(
+            f"linux.resources.devices: bpf command {cmd} failed: {os.strerror(err.errno)}"
+        ) from err
 
 
 def _attach_device_program(path: str, rules: list[dict[str, Any]]) -> None:

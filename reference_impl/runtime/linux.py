@@ -175,15 +175,27 @@ def move_mount(tree_fd: int, target_fd: int, what: str) -> None:
     _check(res, f"attach {what}")
 
 
+def mount_setattr(
+    fd: int, attr_set: int, attr_clr: int, *, recursive: bool, what: str, userns_fd: int = 0
+) -> None:
+    """mount_setattr(2) on the mount (tree) ``fd`` refers to."""
+    # struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
+    attr = struct.pack("QQQQ", attr_set, attr_clr, 0, userns_fd)
+    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+    res = _syscall(SYS_MOUNT_SETATTR, ctypes.c_int(fd), b"", ctypes.c_uint(flags), attr, len(attr))
+    _check(res, what)
+
+
 def mount_setattr_idmap(tree_fd: int, userns_fd: int, recursive: bool) -> None:
     """mount_setattr(2) with MOUNT_ATTR_IDMAP: the tree shows ids through ``userns_fd``'s maps."""
-    # struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
-    attr = struct.pack("QQQQ", MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
-    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
-    res = _syscall(
-        SYS_MOUNT_SETATTR, ctypes.c_int(tree_fd), b"", ctypes.c_uint(flags), attr, len(attr)
+    mount_setattr(
+        tree_fd,
+        MOUNT_ATTR_IDMAP,
+        0,
+        recursive=recursive,
+        what="idmap the mount (mount_setattr MOUNT_ATTR_IDMAP)",
+        userns_fd=userns_fd,
     )
-    _check(res, "idmap the mount (mount_setattr MOUNT_ATTR_IDMAP)")
 
 
 def setdomainname(name: str) -> None:

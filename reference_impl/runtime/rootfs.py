@@ -8,7 +8,6 @@ Everything here runs before pivot_root except :func:`finish`, which uses no impo
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import stat
@@ -480,16 +479,11 @@ def _locked_flags(target: str) -> int:
 
 
 def _mount_setattr(fd: int, bit: int, value: int, on: bool) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
     attr_set = (value if bit == 0x70 else bit) if on else 0
     attr_clr = bit if (not on or bit == 0x70) else 0
-    # struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
-    buf = (ctypes.c_uint64 * 4)(attr_set, attr_clr, 0, 0)
-    at_empty_path, at_recursive = 0x1000, 0x8000
-    res = libc.syscall(442, fd, b"", at_empty_path | at_recursive, buf, ctypes.sizeof(buf))
-    if res < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"failed to set recursive mount attributes: {os.strerror(err)}")
+    kernel.mount_setattr(
+        fd, attr_set, attr_clr, recursive=True, what="set recursive mount attributes"
+    )
 
 
 def pivot(rootfs: str) -> None:
