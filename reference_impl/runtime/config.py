@@ -144,7 +144,6 @@ SECCOMP_FLAGS = (
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
     SECCOMP_WAIT_KILLABLE,
 )
-SECCOMP_KNOWN_FLAGS = SECCOMP_FLAGS
 PROPAGATIONS = ("shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate")
 _PROPAGATION_DOC = "shared, slave, private, unbindable"
 DEVICE_TYPES = ("c", "b", "u", "p")

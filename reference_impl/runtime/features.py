@@ -30,7 +30,7 @@ def features() -> dict[str, Any]:
                 "actions": list(cfg.SECCOMP_ACTIONS),
                 "operators": list(cfg.SECCOMP_OPERATORS),
                 "archs": list(cfg.SECCOMP_ARCHS),
-                "knownFlags": list(cfg.SECCOMP_KNOWN_FLAGS),
+                "knownFlags": list(cfg.SECCOMP_FLAGS),
                 "supportedFlags": list(cfg.SECCOMP_FLAGS),
             },
             "apparmor": {"enabled": True},

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from conformance.core.selfrun import run_suite
+
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -175,22 +177,23 @@ def test_suite_fails_the_leaky_behaviours(broken_runtime: list[str], tmp_path: P
     mark = f"conformance-leak-{os.getpid()}"
     script = tmp_path / "leaky_runtime.py"
     script.write_text(LEAKY_RUNTIME)
-    report_dir = tmp_path / "report"
-    argv = [
-        sys.executable, "-m", "pytest", "--pyargs", "conformance.runtime",
-        f"--runtime={sys.executable} {script}", "--implementation=leaky-runc",
-        f"--runtime-root={tmp_path / 'root'}", f"--report-dir={report_dir}",
-        "-k", "test_errors or all_or_nothing", "-p", "no:cacheprovider", "-q",
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BROKEN_RUNC": shutil.which("runc") or ""}
-    env["LEAK_MARK"] = mark
+    env = {"BROKEN_RUNC": shutil.which("runc") or "", "LEAK_MARK": mark}
 
     try:
-        proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+        run = run_suite(
+            "runtime",
+            tmp_path / "report",
+            f"--runtime={sys.executable} {script}",
+            "--implementation=leaky-runc",
+            f"--runtime-root={tmp_path / 'root'}",
+            "-k",
+            "test_errors or all_or_nothing",
+            env=env,
+            timeout=240,
+        )
     finally:
         _clean_leaks(mark)
 
-    results = json.loads((report_dir / "runtime" / "results.json").read_text())
-    outcomes = {t["nodeid"].split("::")[-1]: t["outcome"] for t in results["tests"]}
-    odd = {t["nodeid"]: t["message"][:800] for t in results["tests"] if t["outcome"] == "error"}
-    assert outcomes == LEAKY_EXPECTED, (odd, proc.stdout[-3000:])
+    outcomes = run.outcomes()
+    odd = {t["nodeid"]: t["message"][:800] for t in run.tests if t["outcome"] == "error"}
+    assert outcomes == LEAKY_EXPECTED, (odd, run.output_tail())

@@ -13,18 +13,16 @@ three ways, chosen by ``NETDEV_BREAK``:
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.peer, pytest.mark.slow]
+from conformance.core.selfrun import run_suite
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.peer, pytest.mark.slow]
 
 WRAPPER = textwrap.dedent(
     """\
@@ -88,19 +86,20 @@ def test_netdevice_tests_follow_the_breakage(tmp_path: Path, mode: str) -> None:
         pytest.skip("the runtime suite needs root")
     wrapper = tmp_path / "netdev_wrapper.py"
     wrapper.write_text(WRAPPER)
-    report_dir = tmp_path / "report"
-    argv = [
-        sys.executable, "-m", "pytest", "--pyargs", "conformance.runtime",
-        f"--runtime-wrapper={sys.executable} {wrapper}", f"--implementation=netdev-{mode}",
-        f"--runtime-root={tmp_path / 'root'}", f"--report-dir={report_dir}",
-        "-k", " or ".join(TESTS), "-p", "no:cacheprovider", "-q",
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO), "NETDEV_BREAK": mode}
 
-    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    run = run_suite(
+        "runtime",
+        tmp_path / "report",
+        f"--runtime-wrapper={sys.executable} {wrapper}",
+        f"--implementation=netdev-{mode}",
+        f"--runtime-root={tmp_path / 'root'}",
+        "-k",
+        " or ".join(TESTS),
+        env={"NETDEV_BREAK": mode},
+        timeout=240,
+    )
 
-    results = json.loads((report_dir / "runtime" / "results.json").read_text())
-    outcomes = {t["nodeid"].split("::")[-1]: t["outcome"] for t in results["tests"]}
+    outcomes = run.outcomes()
     if all(o == "skipped" for o in outcomes.values()) and mode != "features-off":
-        pytest.skip("the host cannot make a virtual network device: " + proc.stdout[-300:])
-    assert outcomes == EXPECTED[mode], proc.stdout[-3000:]
+        pytest.skip("the host cannot make a virtual network device: " + run.stdout[-300:])
+    assert outcomes == EXPECTED[mode], run.output_tail()
